@@ -1,0 +1,1 @@
+"""The work behind each command of the CLI, one module per command, one function each."""

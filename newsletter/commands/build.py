@@ -1,0 +1,80 @@
+"""``newsletter build``: render an issue and write its files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Settings
+from ..issue import Issue, find_issue, load_issue
+from ..render import RenderedIssue, html_links, render_issue
+
+FILES = ("email.html", "email.txt", "web.html", "manifest.json")
+
+
+def render(issue_name: str, settings: Settings) -> RenderedIssue:
+    """Load, validate and render an issue: what build, check, preview and send share."""
+    issue = load_issue(find_issue(issue_name, settings), settings)
+    return render_issue(issue, settings)
+
+
+def manifest(rendered: RenderedIssue, files: dict[str, str]) -> dict:
+    """What an issue is made of, for review and for the send step."""
+    issue: Issue = rendered.issue
+    links = list(dict.fromkeys(
+        [href for href, _ in html_links(rendered.html)] + [href for href, _ in html_links(rendered.web_html)]
+    ))
+    return {
+        "issue": issue.id,
+        "subject": issue.subject,
+        "preheader": issue.preheader,
+        "template": issue.template,
+        "send_at": issue.send_at.isoformat() if issue.send_at else None,
+        "audience": {"lists": issue.audience.lists, "where": issue.audience.where},
+        "articles": [
+            {"slug": a.slug, "title": a.title, "url": a.url, "author": a.author} for a in issue.articles
+        ],
+        "items": [
+            {
+                "section": section.heading,
+                "slot": item.slot,
+                "article": item.article.slug,
+                "layout": item.layout,
+                "excerpt": {"kind": item.excerpt.kind, "selector": item.excerpt.selector},
+            }
+            for section in issue.sections
+            for item in section.items
+        ],
+        "links": links,
+        "files": {
+            name: {
+                "bytes": len(content.encode("utf-8")),
+                "sha256": hashlib.sha256(content.encode("utf-8")).hexdigest(),
+            }
+            for name, content in files.items()
+        },
+    }
+
+
+@dataclass
+class BuildResult:
+    rendered: RenderedIssue
+    out: Path
+    files: dict[str, Path]
+
+
+def build(issue_name: str, settings: Settings, out: Path | None = None) -> BuildResult:
+    """Write email.html, email.txt, web.html and manifest.json; nothing is written on an error."""
+    rendered = render(issue_name, settings)
+    out = out or settings.root / "build" / rendered.issue.id
+    contents = {"email.html": rendered.html, "email.txt": rendered.text, "web.html": rendered.web_html}
+    contents["manifest.json"] = json.dumps(manifest(rendered, contents), indent=2, ensure_ascii=False) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, content in contents.items():
+        path = out / name
+        path.write_text(content, encoding="utf-8")
+        written[name] = path
+    return BuildResult(rendered, out, written)

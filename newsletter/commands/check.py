@@ -1,0 +1,13 @@
+"""``newsletter check``: render an issue and list every problem the checks find."""
+
+from __future__ import annotations
+
+from ..checks import check_rendered
+from ..config import Settings
+from ..errors import Problem
+from .build import render
+
+
+def check(issue_name: str, settings: Settings) -> list[Problem]:
+    """The problems of the rendered issue; bad input raises before anything is checked."""
+    return check_rendered(render(issue_name, settings))

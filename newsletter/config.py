@@ -1,0 +1,185 @@
+"""Publication settings: ``newsletter.toml`` overridden by ``NEWSLETTER_*`` environment variables.
+
+The file is searched upwards from the working directory (or given with ``--config``); the folder
+that holds it is the publication's root, where ``articles/``, ``issues/``, ``templates/`` and
+``subscribers/`` live. Without a file, the working directory is the root and every default applies.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .errors import InputError, Problem, display_path
+
+CONFIG_NAME = "newsletter.toml"
+PROVIDERS = ("outbox", "smtp", "sendgrid")
+
+
+@dataclass
+class UtmSettings:
+    """UTM tags added to links that point at the publication's own articles."""
+
+    enabled: bool = True
+    #: ``utm_source``
+    source: str = "newsletter"
+    #: ``utm_medium``
+    medium: str = "email"
+
+
+@dataclass
+class Settings:
+    """Everything a publication configures. Paths are absolute once loaded."""
+
+    #: The publication's name, shown in the header and the From name.
+    name: str = "Newsletter"
+    #: The From address, e.g. ``"The Long Take <letters@thelongtake.example>"``.
+    from_address: str = "newsletter@localhost"
+    #: Reply-To address; empty for none.
+    reply_to: str = ""
+    #: Postal address printed in every footer (CAN-SPAM).
+    postal_address: str = ""
+    #: The public site: web versions, unsubscribe and preference pages live below it.
+    base_url: str = "http://localhost:8000"
+    #: ``lang`` of the rendered email.
+    language: str = "en"
+    #: Zone for ``send_at`` values written without an offset.
+    timezone: str = "UTC"
+    #: Template used when an issue names none.
+    template: str = "weekly"
+    #: SQLAlchemy URL of the store; default: a SQLite file in the publication folder.
+    database_url: str = ""
+    #: ``outbox`` | ``smtp`` | ``sendgrid``
+    provider: str = "outbox"
+    #: Folder of the local outbox (a Maildir).
+    outbox: str = "outbox"
+    #: Signs unsubscribe and preference tokens.
+    secret_key: str = ""
+    smtp_url: str = ""
+    sendgrid_api_key: str = ""
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_webhook_key: str = ""
+    utm: UtmSettings = field(default_factory=UtmSettings)
+    #: The publication folder (where ``newsletter.toml`` is).
+    root: Path = field(default_factory=Path.cwd)
+    #: The settings file that was read, if any.
+    config_path: Path | None = None
+
+    @property
+    def articles_dir(self) -> Path:
+        return self.root / "articles"
+
+    @property
+    def issues_dir(self) -> Path:
+        return self.root / "issues"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def subscribers_dir(self) -> Path:
+        return self.root / "subscribers"
+
+    def web_url(self, issue_id: str) -> str:
+        """Where the web version of an issue is published."""
+        return f"{self.base_url.rstrip('/')}/archive/{issue_id}/"
+
+
+# Keys of the TOML file → Settings attribute (only where they differ).
+_FILE_KEYS = {"from": "from_address"}
+_ENV = {
+    "NEWSLETTER_DATABASE_URL": "database_url",
+    "NEWSLETTER_PROVIDER": "provider",
+    "NEWSLETTER_BASE_URL": "base_url",
+    "NEWSLETTER_SECRET_KEY": "secret_key",
+    "NEWSLETTER_SMTP_URL": "smtp_url",
+    "SENDGRID_API_KEY": "sendgrid_api_key",
+    "NEWSLETTER_SENDGRID_HOST": "sendgrid_host",
+    "NEWSLETTER_OUTBOX": "outbox",
+    "NEWSLETTER_SENDGRID_WEBHOOK_KEY": "sendgrid_webhook_key",
+}
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest ``newsletter.toml`` in ``start`` or a parent folder."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(config: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read the settings file (given, or found upwards) and apply environment overrides."""
+    env = os.environ if env is None else env
+    path = Path(config) if config else find_config()
+    settings = Settings()
+    if path is not None:
+        if not path.is_file():
+            raise InputError.at(path, None, "settings file not found")
+        settings = _read_file(path)
+    for var, attr in _ENV.items():
+        if env.get(var):
+            setattr(settings, attr, env[var])
+    problems = _validate(settings)
+    if problems:
+        raise InputError(problems)
+    return settings
+
+
+def _read_file(path: Path) -> Settings:
+    shown = display_path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError.at(path, None, "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(match.group(1)) if match else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise InputError.at(path, line, f"TOML syntax error: {message}") from None
+
+    settings = Settings(root=path.parent.resolve(), config_path=path.resolve())
+    problems: list[Problem] = []
+    known = {f.name: f for f in fields(Settings) if f.name not in ("root", "config_path", "utm")}
+    for key, value in data.items():
+        attr = _FILE_KEYS.get(key, key)
+        if key == "utm":
+            if not isinstance(value, dict):
+                problems.append(Problem(shown, None, "utm: expected a table"))
+                continue
+            for ukey, uvalue in value.items():
+                expected = {f.name: f.type for f in fields(UtmSettings)}
+                if ukey not in expected:
+                    problems.append(Problem(shown, None, f"utm.{ukey}: unknown key"))
+                elif (expected[ukey] == "bool") != isinstance(uvalue, bool) or not isinstance(uvalue, (str, bool)):
+                    problems.append(Problem(shown, None, f"utm.{ukey}: expected a {expected[ukey]}"))
+                else:
+                    setattr(settings.utm, ukey, uvalue)
+        elif key == "from" or (attr in known and key != "from_address"):
+            if not isinstance(value, str):
+                problems.append(Problem(shown, None, f"{key}: expected a string"))
+            else:
+                setattr(settings, attr, value)
+        else:
+            problems.append(Problem(shown, None, f"{key}: unknown key"))
+    if problems:
+        raise InputError(problems)
+    return settings
+
+
+def _validate(settings: Settings) -> list[Problem]:
+    where = display_path(settings.config_path) if settings.config_path else "settings"
+    problems = []
+    if settings.provider not in PROVIDERS:
+        problems.append(
+            Problem(where, None, f"provider: {settings.provider!r} is not one of {', '.join(PROVIDERS)}")
+        )
+    if not re.match(r"^https?://[^/\s]+", settings.base_url):
+        problems.append(Problem(where, None, f"base_url: {settings.base_url!r} is not an absolute http(s) URL"))
+    return problems
