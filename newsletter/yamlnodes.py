@@ -39,6 +39,8 @@ class YamlReader:
             mark = exc.problem_mark or exc.context_mark
             line = self.first_line + mark.line if mark else None
             what = exc.problem or exc.context or "invalid YAML"
+            if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+                what += f" ({exc.context} that starts at line {self.first_line + exc.context_mark.line})"
             self.problems.append(Problem(self.path, line, f"YAML syntax error: {what}"))
             return None
         except yaml.YAMLError as exc:

@@ -36,14 +36,14 @@ def find_issue(name: str, settings: Settings) -> Path:
 
 def parse_send_at(text: str, default_zone: str) -> dt.datetime:
     """ISO 8601 with an offset, or followed by a zone name; plain times use the publication's zone."""
-    text = text.strip()
+    original = text = text.strip()
     zone_name = None
-    if " " in text and not re.search(r"\d$", text.rsplit(" ", 1)[1]):
+    if " " in text and re.search(r"[A-Za-z]$", text):
         text, zone_name = text.rsplit(" ", 1)
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f'"{text}" is not an ISO 8601 date and time like 2026-11-26T08:00:00-05:00') from None
+        raise ValueError(f'"{original}" is not an ISO 8601 date and time like 2026-11-26T08:00:00-05:00') from None
     if zone_name:
         if when.tzinfo is not None:
             raise ValueError("give an offset or a zone name, not both")

@@ -93,10 +93,8 @@ class _Linter(HTMLParser):
             self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        if self.stack and self.stack[-1] in ENDING and tag != self.stack[-1]:
-            return
         if not tag.startswith("mj-") and tag != "mjml":
-            return
+            return  # HTML inside an ending element
         if tag not in self.stack:
             self._problem(f"</{tag}> closes nothing")
             return
