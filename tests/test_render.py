@@ -82,7 +82,6 @@ def test_premailer_keeps_important_in_media_queries_and_stays_offline():
 
 def test_placeholders_survive_inside_href(rendered):
     # A {{ x }} placeholder would come out of premailer as {{%20x%20}}; ours pass unchanged.
-    assert "{{%20" not in inline_css('<html><body><a href="{{ x }}">a</a></body></html>').replace("{{%20x%20}}", "{{%20") or True
     assert f'href="{TOKENS["unsubscribe_url"]}"' in rendered.html
     assert f'href="{TOKENS["preferences_url"]}"' in rendered.html
     assert TOKENS["subscriber.email"] in rendered.html

@@ -42,12 +42,18 @@ class Excerpt:
     truncated: bool = False  # words: something was left out
 
 
-_FOLD = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
+_FOLD = (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "-"), ("—", "-"), ("\u00a0", " "))
 
 
 def _fold(text: str) -> str:
     """Case and punctuation folded, one character for one, so offsets map back to the original."""
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text.translate(_FOLD))
+    folded = text
+    for typographic, plain in _FOLD:
+        folded = folded.replace(typographic, plain)
+    lowered = folded.lower()
+    if len(lowered) == len(folded):
+        return lowered
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in folded)  # e.g. "İ"
 
 
 def _needle(text: str) -> str:

@@ -18,6 +18,7 @@ import html
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import urljoin
 
 import nh3
@@ -73,7 +74,7 @@ class Block:
                 return tok
         return None
 
-    @property
+    @cached_property
     def text(self) -> str:
         """Plain text with white space collapsed: what readers see, for matching and counting."""
         if self.kind == "figure":

@@ -11,7 +11,7 @@ import hashlib
 import re
 import textwrap
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -222,8 +222,16 @@ class _LazyText:
 
 
 def _environment(settings: Settings, *, html: bool) -> jinja2.Environment:
+    return _cached_environment(settings.templates_dir, html)
+
+
+@lru_cache(maxsize=16)
+def _cached_environment(templates_dir: Path, html: bool) -> jinja2.Environment:
+    """One environment per theme folder: compiled templates are kept, and recompiled when a file
+    changes (``auto_reload``), which the preview relies on."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(settings.templates_dir),
+        loader=jinja2.FileSystemLoader(templates_dir),
+        auto_reload=True,
         autoescape=html,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
