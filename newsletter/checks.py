@@ -19,6 +19,7 @@ _PLACEHOLDER_URLS = {TOKENS["unsubscribe_url"], TOKENS["preferences_url"]}
 _LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|</?mj-[a-z-]*|</?mjml\b")
 _RUST_ESCAPES = re.compile(r"\\u\{[0-9a-f]+\}|\\[nt]")
 _TAG = re.compile(r"<[a-zA-Z][^>]*>")
+_REMOTE_CSS = re.compile(r"<link\b[^>]*rel=\"?stylesheet[^>]*href=\"([^\"]+)\"|@import\s+url\(([^)]+)\)", re.I)
 
 
 def _kb(size: int) -> str:
@@ -45,6 +46,9 @@ def check_rendered(rendered: RenderedIssue) -> list[Problem]:
         messages.append(f"subject is {len(issue.subject)} characters: keep it to {MAX_SUBJECT} or fewer")
     if not re.search(r"<html[^>]*\slang=\"[^\"]+\"", html):
         messages.append("no lang attribute on <html>: screen readers will guess the language")
+
+    for sheet in sorted({m.group(1) or m.group(2) for m in _REMOTE_CSS.finditer(_without_comments(html))}):
+        messages.append(f"email HTML loads a remote stylesheet, which most email clients ignore: {sheet}")
 
     for image in rendered.images:
         if image["alt"] is None:

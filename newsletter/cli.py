@@ -87,23 +87,10 @@ def preview(
 
 
 def main() -> None:
-    """Entry point: run the app, turning our errors into one line each and exit code 2."""
+    """Entry point. Usage errors exit 2 through Typer; our errors print one line each and exit 2."""
     try:
-        code = app(standalone_mode=False)
+        app()
     except NewsletterError as exc:
         for line in exc.lines():
             err.print(line, markup=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted", markup=False)
-        sys.exit(1)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

@@ -155,3 +155,30 @@ def test_undefined_template_variable_names_the_template(publication, settings):
     with pytest.raises(RenderError) as err:
         render_issue(load_issue(publication / "issues" / f"{EXAMPLE_ISSUE}.yaml", settings), settings)
     assert err.value.lines()[0].startswith("templates/partials/item-qa.mjml:3: template error:")
+
+
+def test_premailer_never_fetches_remote_stylesheets():
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(1.5)
+    port = listener.getsockname()[1]
+    connections = []
+
+    def accept():
+        try:
+            connections.append(listener.accept())
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    out = inline_css(f'<html><head><link rel="stylesheet" href="http://127.0.0.1:{port}/x.css">'
+                     "<style>p { color: red }</style></head><body><p>x</p></body></html>")
+    thread.join()
+    listener.close()
+    assert connections == []
+    assert '<p style="color:red">' in out
