@@ -154,11 +154,11 @@ def _read_file(path: Path) -> Settings:
                 problems.append(Problem(shown, None, "utm: expected a table"))
                 continue
             for ukey, uvalue in value.items():
-                expected = {f.name: f.type for f in fields(UtmSettings)}
-                if ukey not in expected:
+                default = getattr(UtmSettings(), ukey, None)
+                if default is None:
                     problems.append(Problem(shown, None, f"utm.{ukey}: unknown key"))
-                elif (expected[ukey] == "bool") != isinstance(uvalue, bool) or not isinstance(uvalue, (str, bool)):
-                    problems.append(Problem(shown, None, f"utm.{ukey}: expected a {expected[ukey]}"))
+                elif type(uvalue) is not type(default):
+                    problems.append(Problem(shown, None, f"utm.{ukey}: expected a {type(default).__name__}"))
                 else:
                     setattr(settings.utm, ukey, uvalue)
         elif key == "from" or (attr in known and key != "from_address"):

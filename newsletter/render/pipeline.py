@@ -7,9 +7,9 @@ them per recipient without rendering again.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import textwrap
+import traceback
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from html.parser import HTMLParser
@@ -26,7 +26,7 @@ from ..errors import Problem, RenderError, display_path
 from ..issue import Issue, Item
 from . import mjml as mjml_stage
 from .links import LinkList, with_utm
-from .placeholders import FIELDS, Personalizer, first_name, template_fields
+from .placeholders import Personalizer, first_name, template_fields
 
 TEXT_WIDTH = 76
 
@@ -62,9 +62,6 @@ class RenderedIssue:
     @cached_property
     def images(self) -> list[dict[str, str | None]]:
         return html_images(self.html)
-
-    def sha256(self, text: str) -> str:
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def recipient_values(email: str, name: str, unsubscribe_url: str, preferences_url: str) -> dict[str, str]:
@@ -250,8 +247,6 @@ def _template_error(exc: Exception, settings: Settings, name: str) -> RenderErro
     if isinstance(exc, jinja2.TemplateNotFound):
         return RenderError.at(settings.templates_dir / name, None, f"template not found: {exc.name}")
     # An undefined variable or a failing filter: report the template line Jinja was on.
-    import traceback
-
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename and Path(frame.filename).is_relative_to(settings.templates_dir):
             return RenderError.at(frame.filename, frame.lineno, f"template error: {exc}")
@@ -298,4 +293,4 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
     return RenderedIssue(issue=issue, html=html, text=text, web_html=web_html, mjml=mjml, settings=settings)
 
 
-__all__ = ["FIELDS", "RenderedIssue", "recipient_values", "render_issue", "html_links", "html_images"]
+__all__ = ["RenderedIssue", "recipient_values", "render_issue", "html_links", "html_images"]
