@@ -1,0 +1,110 @@
+"""What every provider shares: the mailing it sends, its recipients, results and errors.
+
+Providers sit behind one small interface (like listmonk's messengers): they get a finished mailing
+(rendered once, with placeholders) and a batch of recipients, and answer with one result per
+recipient. The send loop owns retries, the ledger and pausing; providers only say what happened::
+
+    ProviderError                  the whole batch did not go out
+     ├── TransientError            try again later (429, 5xx, timeout, refused connection)
+     ├── AuthError                 wrong key or not allowed: stop the whole send now
+     └── BatchRejected             the provider refused this batch (400): mark it failed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..render import RenderedIssue, recipient_values
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One person in a batch. ``delivery_id`` is the ledger row (None for a test copy)."""
+
+    email: str
+    name: str
+    unsubscribe_url: str
+    preferences_url: str
+    subscriber_id: int | None = None
+    delivery_id: int | None = None
+
+    def values(self) -> dict[str, str]:
+        return recipient_values(self.email, self.name, self.unsubscribe_url, self.preferences_url)
+
+
+@dataclass
+class Mailing:
+    """One issue, ready to send: rendered once, personalized per recipient by the provider."""
+
+    issue_id: str
+    subject: str
+    from_address: str
+    rendered: RenderedIssue
+    reply_to: str = ""
+    #: Added to List-Unsubscribe beside the https link when set, e.g. ``unsubscribe@pub.example``.
+    unsubscribe_mailto: str = ""
+    categories: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    """What happened to one recipient."""
+
+    recipient: Recipient
+    ok: bool
+    message_id: str = ""
+    error: str = ""
+
+
+class ProviderError(Exception):
+    """The batch as a whole did not go out."""
+
+
+class TransientError(ProviderError):
+    """Worth retrying; ``retry_after`` seconds when the provider said (429 X-RateLimit-Reset)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(ProviderError):
+    """Credentials refused: no later batch can succeed."""
+
+
+class BatchRejected(ProviderError):
+    """The provider refused the batch itself (a 400), with its reason."""
+
+
+class Provider(Protocol):
+    """Sends batches of one mailing. Use as a context manager, or call :meth:`close`."""
+
+    name: str
+    #: The most recipients one :meth:`send` call takes.
+    batch_size: int
+
+    def send(self, mailing: Mailing, recipients: Sequence[Recipient]) -> list[Result]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "Provider": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class ProviderBase:
+    """Context-manager plumbing for providers."""
+
+    name = "base"
+    batch_size = 1
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

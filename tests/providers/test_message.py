@@ -1,0 +1,81 @@
+"""Messages as a mail client reads them: both parts, headers, a working unsubscribe link."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+
+import pytest
+
+from newsletter.issue import load_issue
+from newsletter.providers import Mailing, Recipient
+from newsletter.providers.message import MessageBuilder
+from newsletter.providers.outbox import OutboxProvider
+from newsletter.render import render_issue
+
+from ..conftest import EXAMPLE_ISSUE
+
+
+@pytest.fixture
+def mailing(settings, publication):
+    rendered = render_issue(load_issue(publication / "issues" / f"{EXAMPLE_ISSUE}.yaml", settings), settings)
+    return Mailing(
+        issue_id=rendered.issue.id, subject=rendered.issue.subject, from_address=settings.from_address,
+        rendered=rendered, reply_to=settings.reply_to, unsubscribe_mailto="unsubscribe@thelongtake.example",
+    )
+
+
+def recipient(n: int = 1, name: str = "Ann Lee") -> Recipient:
+    return Recipient(
+        email=f"ann{n}@example.com", name=name,
+        unsubscribe_url=f"https://thelongtake.example/unsubscribe/{n}.sig",
+        preferences_url=f"https://thelongtake.example/preferences/{n}.sig",
+        subscriber_id=n, delivery_id=100 + n,
+    )
+
+
+def parse(raw: bytes):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_message_is_multipart_alternative_text_first(mailing):
+    message_id, raw = MessageBuilder(mailing).build(recipient())
+    msg = parse(raw)
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    text, html = parts[0].get_content(), parts[1].get_content()
+    assert "https://thelongtake.example/unsubscribe/1.sig" in text
+    assert 'href="https://thelongtake.example/unsubscribe/1.sig"' in html
+    assert "ann1@example.com" in html and "__NL_" not in html + text
+    assert msg["Message-ID"] == message_id and message_id.endswith("@thelongtake.example>")
+    assert msg.defects == [] and all(p.defects == [] for p in parts)
+
+
+def test_headers(mailing):
+    _, raw = MessageBuilder(mailing).build(recipient(7, name="Zoë Ångström"))
+    msg = parse(raw)
+    assert msg["From"] == "The Long Take <letters@thelongtake.example>"
+    assert str(msg["To"]) == "Zoë Ångström <ann7@example.com>"
+    assert msg["Subject"] == mailing.subject
+    assert msg["Reply-To"] == "editors@thelongtake.example"
+    assert msg["List-Unsubscribe"] == (
+        "<https://thelongtake.example/unsubscribe/7.sig>, "
+        "<mailto:unsubscribe@thelongtake.example?subject=unsubscribe>")
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["X-Newsletter-Issue"] == EXAMPLE_ISSUE and msg["X-Newsletter-Subscriber"] == "7"
+    assert msg["Date"]
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+def test_outbox_writes_a_maildir_a_mail_client_can_read(mailing, tmp_path):
+    with OutboxProvider(tmp_path / "outbox") as outbox:
+        results = outbox.send(mailing, [recipient(1), recipient(2)])
+    assert [r.ok for r in results] == [True, True]
+    box = mailbox.Maildir(tmp_path / "outbox", factory=None, create=False)
+    messages = sorted((parse(m.as_bytes()) for m in box), key=lambda m: str(m["To"]))
+    assert [str(m["To"]) for m in messages] == ["Ann Lee <ann1@example.com>", "Ann Lee <ann2@example.com>"]
+    assert {m["Message-ID"] for m in messages} == {r.message_id for r in results}
+    body = messages[1].get_body(("html",)).get_content()
+    assert "https://thelongtake.example/unsubscribe/2.sig" in body
