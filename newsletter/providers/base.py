@@ -56,6 +56,8 @@ class Result:
     ok: bool
     message_id: str = ""
     error: str = ""
+    #: Not sent, but worth trying again (a 4xx, a dropped connection); the row goes back to queued.
+    transient: bool = False
 
 
 class ProviderError(Exception):

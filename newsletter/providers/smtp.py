@@ -1,0 +1,202 @@
+"""SMTP: several reused connections in parallel, STARTTLS and AUTH from a URL, optional DKIM.
+
+``NEWSLETTER_SMTP_URL`` is ``smtp://user:pass@host:port`` (``?starttls=1`` to upgrade the
+connection; ``smtps://`` for TLS from the start). A recipient the server refuses (a 5xx, or a 4xx)
+fails alone; a dropped connection fails the rest of its share of the batch as transient, so the
+send loop can try them again.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.utils import parseaddr
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .base import AuthError, Mailing, ProviderBase, Recipient, Result
+from .message import MessageBuilder
+
+DKIM_HEADERS = [
+    b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
+    b"list-unsubscribe", b"list-unsubscribe-post", b"reply-to",
+]
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    host: str
+    port: int
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> "SmtpTarget":
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(f"not an smtp:// or smtps:// URL: {url!r}")
+        query = parse_qs(parts.query)
+        flag = lambda name: query.get(name, ["0"])[-1].lower() in ("1", "true", "yes")  # noqa: E731
+        tls = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if tls else 25),
+            username=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            starttls=flag("starttls"),
+            tls=tls,
+        )
+
+
+@dataclass(frozen=True)
+class DkimKey:
+    selector: str
+    domain: str
+    private_key: bytes  # PEM
+
+    def sign(self, raw: bytes) -> bytes:
+        import dkim
+
+        signature = dkim.sign(raw, self.selector.encode(), self.domain.encode(), self.private_key,
+                              include_headers=DKIM_HEADERS)
+        return signature + raw
+
+
+class SmtpProvider(ProviderBase):
+    name = "smtp"
+    batch_size = 200
+
+    def __init__(self, url: str, connections: int = 4, timeout: float = 30.0, dkim: DkimKey | None = None,
+                 local_hostname: str | None = None):
+        self.target = SmtpTarget.parse(url)
+        self.connections = max(1, connections)
+        self.timeout = timeout
+        self.dkim = dkim
+        self.local_hostname = local_hostname
+        self._local = threading.local()
+        self._open: list[smtplib.SMTP] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=self.connections, thread_name_prefix="smtp")
+        self._builder: MessageBuilder | None = None
+
+    # --- connections ----------------------------------------------------------------------
+
+    def _connect(self) -> smtplib.SMTP:
+        t = self.target
+        context = ssl.create_default_context()
+        try:
+            if t.tls:
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(t.host, t.port, timeout=self.timeout,
+                                                      context=context, local_hostname=self.local_hostname)
+            else:
+                conn = smtplib.SMTP(t.host, t.port, timeout=self.timeout, local_hostname=self.local_hostname)
+            conn.ehlo()
+            if t.starttls:
+                conn.starttls(context=context)
+                conn.ehlo()
+            if t.username:
+                conn.login(t.username, t.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise AuthError(f"SMTP server refused the login for {t.username!r}: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+        with self._lock:
+            self._open.append(conn)
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                if conn in self._open:
+                    self._open.remove(conn)
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        with self._lock:
+            conns, self._open = self._open, []
+        for conn in conns:
+            try:
+                conn.quit()
+            except (smtplib.SMTPException, OSError):
+                conn.close()
+
+    # --- sending --------------------------------------------------------------------------
+
+    def send(self, mailing: Mailing, recipients: Sequence[Recipient]) -> list[Result]:
+        if self._builder is None or self._builder.mailing is not mailing:
+            self._builder = MessageBuilder(mailing)
+        builder = self._builder
+        sender = parseaddr(mailing.from_address)[1]
+        shares = [list(recipients[i :: self.connections]) for i in range(self.connections)]
+        futures = [self._pool.submit(self._send_share, builder, sender, share) for share in shares if share]
+        by_recipient: dict[int, Result] = {}
+        for future in futures:
+            for result in future.result():
+                by_recipient[id(result.recipient)] = result
+        return [by_recipient[id(r)] for r in recipients]
+
+    def _send_share(self, builder: MessageBuilder, sender: str, share: list[Recipient]) -> list[Result]:
+        results: list[Result] = []
+        for index, recipient in enumerate(share):
+            message_id, raw = builder.build(recipient)
+            if self.dkim is not None:
+                raw = self.dkim.sign(raw)
+            try:
+                result = self._deliver(sender, recipient, message_id, raw)
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout,
+                    TimeoutError, ConnectionError, OSError) as exc:
+                # The connection broke: this recipient and the rest of the share were not sent.
+                self._drop()
+                reason = f"SMTP connection to {self.target.host}:{self.target.port} failed: {exc or type(exc).__name__}"
+                results.extend(Result(r, ok=False, error=reason, transient=True) for r in share[index:])
+                return results
+            results.append(result)
+        return results
+
+    def _deliver(self, sender: str, recipient: Recipient, message_id: str, raw: bytes) -> Result:
+        conn = self._connection()
+        try:
+            refused = conn.sendmail(sender, [recipient.email], raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = exc.recipients.get(recipient.email, (0, b""))
+            self._reset(conn)
+            return Result(recipient, ok=False, error=f"{code} {_text(text)}", transient=400 <= code < 500)
+        except smtplib.SMTPSenderRefused as exc:
+            self._reset(conn)
+            return Result(recipient, ok=False, error=f"sender refused: {exc.smtp_code} {_text(exc.smtp_error)}",
+                          transient=400 <= exc.smtp_code < 500)
+        except smtplib.SMTPDataError as exc:
+            self._reset(conn)
+            return Result(recipient, ok=False, error=f"{exc.smtp_code} {_text(exc.smtp_error)}",
+                          transient=400 <= exc.smtp_code < 500)
+        if refused:
+            code, text = refused.get(recipient.email, (0, b""))
+            return Result(recipient, ok=False, error=f"{code} {_text(text)}", transient=400 <= code < 500)
+        return Result(recipient, ok=True, message_id=message_id)
+
+    @staticmethod
+    def _reset(conn: smtplib.SMTP) -> None:
+        try:
+            conn.rset()
+        except (smtplib.SMTPException, OSError):
+            pass
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
