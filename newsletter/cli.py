@@ -86,6 +86,110 @@ def preview(
         server.server_close()
 
 
+subscribers_app = typer.Typer(help="The subscriber store: import, add, remove, list, export.", no_args_is_help=True)
+db_app = typer.Typer(help="The database behind the subscriber store.", no_args_is_help=True)
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(db_app, name="db")
+
+ListOption = Annotated[Optional[list[str]], typer.Option("--list", "-l", help="List name (repeatable).")]
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Annotated[Path, typer.Argument(help="CSV file (header row, an email column).", show_default=False)],
+    lists: ListOption = None,
+    status: Annotated[str, typer.Option(help="Status of new subscribers: confirmed | pending.")] = "confirmed",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count, write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Also resubscribe unsubscribed, bounced, complained.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Import subscribers from CSV; exit 1 when some rows were bad (the good ones are imported)."""
+    from .commands.subscribers import import_file
+
+    report = import_file(file, _settings(config), lists=lists or [], status=status, force=force, dry_run=dry_run)
+    for problem in [*report.problems, *report.notes]:
+        out.print(str(problem), markup=False, soft_wrap=True)
+    out.print(report.summary(), markup=False, soft_wrap=True)
+    if report.bad:
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    email: Annotated[str, typer.Argument(help="Email address.", show_default=False)],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    lists: ListOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a confirmed subscriber (or update one); unsubscribed addresses are kept out."""
+    from .commands.subscribers import add
+
+    counts = add(email, _settings(config), name=name, lists=lists or [])
+    if counts.kept_out:
+        out.print(f"kept out: {email.strip()} has unsubscribed, bounced or complained", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+    out.print(f"{'added' if counts.added else 'updated' if counts.updated else 'unchanged'}: {email.strip()}", markup=False, soft_wrap=True)
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(
+    email: Annotated[str, typer.Argument(help="Email address.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Erase a subscriber: row and memberships deleted, address removed from the delivery ledger."""
+    from .commands.subscribers import remove
+
+    if not remove(email, _settings(config)):
+        out.print(f"not found: {email.strip()}", markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+    out.print(f"removed: {email.strip()}", markup=False, soft_wrap=True)
+
+
+@subscribers_app.command("list")
+def subscribers_list(
+    list_name: Annotated[Optional[str], typer.Option("--list", "-l", help="Only this list.")] = None,
+    status: Annotated[Optional[str], typer.Option(help="Only this status.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print subscribers: email, name, status, lists (tab-separated)."""
+    from .commands.subscribers import list_subscribers
+
+    for row in list_subscribers(_settings(config), list_name=list_name, status=status):
+        # typer.echo, not rich: tabs stay tabs, so the output can be piped into cut or a spreadsheet
+        typer.echo("\t".join([row.email, row.name, row.status, ";".join(row.lists)]))
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    file: Annotated[Path, typer.Argument(help="CSV file to write.", show_default=False)],
+    list_name: Annotated[Optional[str], typer.Option("--list", "-l", help="Only this list.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write subscribers to CSV (email,name,status,lists + attributes), safe for spreadsheets."""
+    from .commands.subscribers import export
+
+    count = export(file, _settings(config), list_name=list_name)
+    out.print(f"{file}: {count} subscriber{'s' if count != 1 else ''}", markup=False, soft_wrap=True)
+
+
+@app.command("lists")
+def lists_command(config: ConfigOption = None) -> None:
+    """Lists with their subscribers counted by status."""
+    from .commands.lists import lists
+
+    for name, counts in lists(_settings(config)).items():
+        detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "empty"
+        out.print(f"{name}: {sum(counts.values())} ({detail})", markup=False, soft_wrap=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create or migrate the store's tables to the newest schema."""
+    from .commands.db import upgrade
+
+    out.print(f"database up to date: {upgrade(_settings(config))}", markup=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point. Usage errors exit 2 through Typer; our errors print one line each and exit 2."""
     try:

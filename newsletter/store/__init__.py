@@ -1,0 +1,24 @@
+"""The subscriber store: subscribers, lists, memberships and the delivery ledger.
+
+SQLite by default (``newsletter.db`` in the publication folder), PostgreSQL through a
+``postgresql+psycopg://`` URL. :func:`open_store` connects and migrates on first use; only
+:class:`Store` holds queries.
+"""
+
+from __future__ import annotations
+
+from ..config import Settings
+from .engine import connect, database_url, shown, upgrade
+from .models import SUBSCRIBER_STATUSES, SUPPRESSED
+from .store import NewSubscriber, Store, SubscriberRow, UpsertCounts
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """The publication's store, its schema brought up to date."""
+    return Store(connect(settings, migrate=migrate))
+
+
+__all__ = [
+    "SUBSCRIBER_STATUSES", "SUPPRESSED", "NewSubscriber", "Store", "SubscriberRow", "UpsertCounts",
+    "connect", "database_url", "open_store", "shown", "upgrade",
+]

@@ -1,0 +1,118 @@
+"""Connecting to the store: which URL, engine settings per database, and schema migrations.
+
+The default store is ``newsletter.db`` (SQLite) in the publication folder; ``database_url`` (or
+``NEWSLETTER_DATABASE_URL``) points elsewhere, e.g. ``postgresql+psycopg://user:pass@host/db``.
+Migrations live in this package (``migrations/``) and run from code, so an installed package
+upgrades its own database: on first use, and with ``newsletter db upgrade``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from ..config import Settings
+from ..errors import InputError, Problem
+
+DEFAULT_FILE = "newsletter.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def database_url(settings: Settings) -> URL:
+    """The store's URL; a relative SQLite path is taken relative to the publication folder."""
+    raw = settings.database_url.strip()
+    if not raw:
+        return URL.create("sqlite", database=str(settings.root / DEFAULT_FILE))
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise _cannot_connect(raw, "not a database URL (e.g. postgresql+psycopg://user@host/db)") from None
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        if not path.is_absolute():
+            url = url.set(database=str(settings.root / path))
+    return url
+
+
+def shown(url: URL | str) -> str:
+    """A URL as it may be printed: the password hidden."""
+    if isinstance(url, str):
+        try:
+            url = make_url(url)
+        except ArgumentError:
+            return url.split("@")[-1] if "@" in url else url
+    return url.render_as_string(hide_password=True)
+
+
+def _cannot_connect(url: URL | str, reason: str) -> InputError:
+    return InputError([Problem("database", None, f"cannot connect to {shown(url)}: {reason}")])
+
+
+def _reason(exc: BaseException) -> str:
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return text[0].strip() if text else type(inner).__name__
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the web server read while a send writes; foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def make_engine(url: URL) -> Engine:
+    """An engine for the URL, configured per database (no connection is made yet)."""
+    backend = url.get_backend_name()
+    kwargs: dict = {}
+    if backend == "postgresql" and "connect_timeout" not in url.query:
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        engine = create_engine(url, **kwargs)
+    except (ArgumentError, ImportError) as exc:
+        raise _cannot_connect(url, _reason(exc)) from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config(connection=None):
+    """An Alembic configuration built in code: no ``alembic.ini`` is needed."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema up to the newest revision (nothing happens when it already is)."""
+    from alembic import command
+
+    try:
+        connection = engine.connect()
+    except (SQLAlchemyError, ImportError) as exc:
+        raise _cannot_connect(engine.url, _reason(exc)) from None
+    with connection:
+        try:
+            with connection.begin():
+                command.upgrade(alembic_config(connection), "head")
+        except SQLAlchemyError as exc:
+            raise InputError(
+                [Problem("database", None, f"cannot upgrade {shown(engine.url)}: {_reason(exc)}")]
+            ) from None
+
+
+def connect(settings: Settings, *, migrate: bool = True) -> Engine:
+    """An engine for the publication's store, migrated to the newest schema."""
+    engine = make_engine(database_url(settings))
+    if migrate:
+        upgrade(engine)
+    return engine

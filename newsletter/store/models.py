@@ -1,0 +1,121 @@
+"""The tables of the subscriber store and the delivery ledger, as typed SQLAlchemy models.
+
+The schema itself is owned by the Alembic revisions in ``migrations/``; these models must match
+them (``tests/test_store.py`` compares the two).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced", "complained")
+#: A subscriber in one of these states is never mailed and never resubscribed by an import.
+SUPPRESSED = ("unsubscribed", "bounced", "complained")
+DELIVERY_STATUSES = (
+    "queued", "sending", "sent", "failed", "in_doubt", "skipped",
+    "delivered", "bounced", "complained", "opened", "clicked",
+)
+
+# Named constraints, so migrations can refer to them on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Subscriber(Base):
+    """One address. ``email_key`` (lowercased) is what makes an address unique."""
+
+    __tablename__ = "subscribers"
+    __table_args__ = (CheckConstraint(_in("status", SUBSCRIBER_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(1000), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MailingList(Base):
+    """A named list a subscriber can belong to (``weekly``, ``festival``)."""
+
+    __tablename__ = "lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Membership(Base):
+    """A subscriber on a list."""
+
+    __tablename__ = "memberships"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Delivery(Base):
+    """The ledger: one row per (issue, subscriber). Erasing a subscriber nulls its personal data."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("issue_id", "subscriber_id"),
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[str] = mapped_column(String(200))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    provider_message_id: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

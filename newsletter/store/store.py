@@ -1,0 +1,327 @@
+"""The only module that queries the store: subscribers, lists, memberships and ledger rows.
+
+Callers get plain values back (:class:`SubscriberRow`, counts), never live ORM objects, so no
+session leaks out of here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, utcnow
+
+# Keys per IN (...) query: far below every database's limit on bound parameters.
+_CHUNK = 500
+
+
+@dataclass
+class NewSubscriber:
+    """An address to add or update, already validated and normalized."""
+
+    email: str
+    #: ``email`` lowercased: what makes an address unique.
+    key: str
+    name: str = ""
+    lists: list[str] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    #: Where it came from, for the record: ``FILE:ROW`` or ``cli``.
+    line: int | None = None
+
+
+@dataclass
+class UpsertCounts:
+    """What an upsert did, address by address."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    #: Suppressed (unsubscribed, bounced, complained) addresses left alone.
+    kept_out: int = 0
+    #: The addresses kept out, for reporting.
+    kept_out_keys: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: "UpsertCounts") -> "UpsertCounts":
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.kept_out += other.kept_out
+        self.kept_out_keys += other.kept_out_keys
+        return self
+
+
+@dataclass
+class SubscriberRow:
+    """A subscriber as read from the store."""
+
+    id: int
+    email: str
+    name: str
+    status: str
+    lists: list[str]
+    attributes: dict[str, Any]
+
+
+def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class Store:
+    """Queries over one database. Each public method is one transaction."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- subscribers ------------------------------------------------------------------------
+
+    def upsert_subscribers(
+        self,
+        rows: list[NewSubscriber],
+        *,
+        status: str = "confirmed",
+        lists: Iterable[str] = (),
+        force: bool = False,
+        source: str = "",
+        commit: bool = True,
+    ) -> UpsertCounts:
+        """Add new addresses, update known ones, add list memberships (never remove them).
+
+        A suppressed address is neither resubscribed nor changed unless ``force``. With
+        ``commit=False`` everything is done and then rolled back: a dry run sees the same counts.
+        """
+        counts = UpsertCounts()
+        extra_lists = list(lists)
+        now = utcnow()
+        with Session(self.engine) as session:
+            list_ids = self._ensure_lists(
+                session, {name for row in rows for name in row.lists} | set(extra_lists)
+            )
+            existing: dict[str, Subscriber] = {}
+            for keys in _chunks([row.key for row in rows]):
+                for sub in session.scalars(select(Subscriber).where(Subscriber.email_key.in_(keys))):
+                    existing[sub.email_key] = sub
+            member: set[tuple[int, int]] = set()
+            for ids in _chunks([sub.id for sub in existing.values()]):
+                member.update(
+                    session.execute(
+                        select(Membership.subscriber_id, Membership.list_id).where(
+                            Membership.subscriber_id.in_(ids)
+                        )
+                    )
+                )
+
+            wanted: list[tuple[Subscriber, NewSubscriber]] = []
+            for row in rows:
+                sub = existing.get(row.key)
+                if sub is None:
+                    sub = Subscriber(
+                        email=row.email, email_key=row.key, name=row.name, status=status,
+                        attributes=dict(row.attributes), source=source, created_at=now, updated_at=now,
+                        confirmed_at=now if status == "confirmed" else None,
+                    )
+                    session.add(sub)
+                    counts.added += 1
+                    wanted.append((sub, row))
+                    continue
+                if sub.status in SUPPRESSED and not force:
+                    counts.kept_out += 1
+                    counts.kept_out_keys.append(row.key)
+                    continue
+                changed = _apply(sub, row, status, force, now)
+                wanted.append((sub, row))
+                sub_changed = changed
+                new_lists = {list_ids[n] for n in [*row.lists, *extra_lists]} - {
+                    list_id for sid, list_id in member if sid == sub.id
+                }
+                if new_lists:
+                    sub_changed = True
+                if sub_changed:
+                    sub.updated_at = now
+                    counts.updated += 1
+                else:
+                    counts.unchanged += 1
+            session.flush()  # ids for the new rows
+
+            memberships = []
+            for sub, row in wanted:
+                for name in dict.fromkeys([*row.lists, *extra_lists]):
+                    pair = (sub.id, list_ids[name])
+                    if pair not in member:
+                        member.add(pair)
+                        memberships.append({"subscriber_id": pair[0], "list_id": pair[1]})
+            if memberships:
+                session.execute(insert(Membership), memberships)
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+        return counts
+
+    def set_status(self, key: str, status: str) -> bool:
+        """Change a subscriber's status (unsubscribe, bounce, complaint, confirmation)."""
+        now = utcnow()
+        values: dict[str, Any] = {"status": status, "updated_at": now}
+        if status in SUPPRESSED:
+            values["unsubscribed_at"] = now
+        elif status == "confirmed":
+            values["confirmed_at"] = now
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(update(Subscriber).where(Subscriber.email_key == key).values(**values))
+            return result.rowcount > 0
+
+    def erase_subscriber(self, key: str) -> bool:
+        """Delete a subscriber and their memberships; their ledger rows keep no personal data."""
+        with Session(self.engine) as session, session.begin():
+            sub_id = session.scalar(select(Subscriber.id).where(Subscriber.email_key == key))
+            if sub_id is None:
+                return False
+            session.execute(
+                update(Delivery)
+                .where(Delivery.subscriber_id == sub_id)
+                .values(email=None, subscriber_id=None, updated_at=utcnow())
+            )
+            session.execute(delete(Membership).where(Membership.subscriber_id == sub_id))
+            session.execute(delete(Subscriber).where(Subscriber.id == sub_id))
+            return True
+
+    def get_subscriber(self, key: str) -> SubscriberRow | None:
+        """One subscriber by lowercased address."""
+        with Session(self.engine) as session:
+            sub = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+            if sub is None:
+                return None
+            return self._rows(session, [sub])[0]
+
+    def subscribers(
+        self, *, list_name: str | None = None, status: str | None = None, batch: int = 1000
+    ) -> Iterator[SubscriberRow]:
+        """Subscribers in id order, streamed in batches, optionally only one list or one status."""
+        query = select(Subscriber).order_by(Subscriber.id)
+        if status:
+            query = query.where(Subscriber.status == status)
+        if list_name:
+            query = query.join(Membership, Membership.subscriber_id == Subscriber.id).join(
+                MailingList, MailingList.id == Membership.list_id
+            ).where(MailingList.name == list_name)
+        with Session(self.engine) as session:
+            result = session.scalars(query.execution_options(yield_per=batch))
+            for part in result.partitions():
+                yield from self._rows(session, list(part))
+
+    def _rows(self, session: Session, subs: list[Subscriber]) -> list[SubscriberRow]:
+        names: dict[int, list[str]] = {sub.id: [] for sub in subs}
+        for ids in _chunks(list(names)):
+            query = (
+                select(Membership.subscriber_id, MailingList.name)
+                .join(MailingList, MailingList.id == Membership.list_id)
+                .where(Membership.subscriber_id.in_(ids))
+                .order_by(MailingList.name)
+            )
+            for sid, name in session.execute(query):
+                names[sid].append(name)
+        return [
+            SubscriberRow(s.id, s.email, s.name, s.status, names[s.id], dict(s.attributes or {}))
+            for s in subs
+        ]
+
+    # --- lists ------------------------------------------------------------------------------
+
+    def list_names(self) -> list[str]:
+        with Session(self.engine) as session:
+            return list(session.scalars(select(MailingList.name).order_by(MailingList.name)))
+
+    def list_counts(self) -> dict[str, dict[str, int]]:
+        """Every list → subscriber count by status (lists with nobody on them included)."""
+        with Session(self.engine) as session:
+            counts: dict[str, dict[str, int]] = {name: {} for name in session.scalars(
+                select(MailingList.name).order_by(MailingList.name)
+            )}
+            query = (
+                select(MailingList.name, Subscriber.status, func.count())
+                .join(Membership, Membership.list_id == MailingList.id)
+                .join(Subscriber, Subscriber.id == Membership.subscriber_id)
+                .group_by(MailingList.name, Subscriber.status)
+            )
+            for name, status, n in session.execute(query):
+                counts[name][status] = n
+            return counts
+
+    def _ensure_lists(self, session: Session, names: set[str]) -> dict[str, int]:
+        if not names:
+            return {}
+        query = select(MailingList.name, MailingList.id).where(MailingList.name.in_(sorted(names)))
+        found = {name: list_id for name, list_id in session.execute(query)}
+        for name in sorted(names - found.keys()):
+            mailing_list = MailingList(name=name, created_at=utcnow())
+            session.add(mailing_list)
+            session.flush()
+            found[name] = mailing_list.id
+        return found
+
+    # --- ledger -----------------------------------------------------------------------------
+
+    def add_delivery(self, issue_id: str, key: str, status: str = "queued") -> int:
+        """A ledger row for one subscriber of an issue (the send step's entry point)."""
+        with Session(self.engine) as session, session.begin():
+            sub = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+            if sub is None:
+                raise KeyError(key)
+            now = utcnow()
+            delivery = Delivery(
+                issue_id=issue_id, subscriber_id=sub.id, email=sub.email, status=status,
+                queued_at=now, updated_at=now,
+            )
+            session.add(delivery)
+            session.flush()
+            return delivery.id
+
+    def deliveries(self, issue_id: str) -> list[dict[str, Any]]:
+        """The ledger rows of an issue, as plain dicts."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(Delivery).where(Delivery.issue_id == issue_id).order_by(Delivery.id))
+            return [
+                {
+                    "id": d.id, "subscriber_id": d.subscriber_id, "email": d.email,
+                    "status": d.status, "attempts": d.attempts,
+                }
+                for d in rows
+            ]
+
+
+def _apply(sub: Subscriber, row: NewSubscriber, status: str, force: bool, now) -> bool:
+    """Update a known subscriber from an imported row; True when anything changed."""
+    changed = False
+    if row.email != sub.email:
+        sub.email = row.email
+        changed = True
+    if row.name and row.name != sub.name:
+        sub.name = row.name
+        changed = True
+    merged = {**(sub.attributes or {}), **row.attributes}
+    if merged != (sub.attributes or {}):
+        sub.attributes = merged
+        changed = True
+    if sub.status in SUPPRESSED and force:
+        sub.status = status
+        sub.unsubscribed_at = None
+        sub.confirmed_at = now if status == "confirmed" else None
+        changed = True
+    elif sub.status == "pending" and status == "confirmed":
+        sub.status = "confirmed"
+        sub.confirmed_at = now
+        changed = True
+    return changed

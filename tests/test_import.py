@@ -1,0 +1,181 @@
+"""CSV import and export against the store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from newsletter.errors import InputError
+from newsletter.subscribers import export_csv, import_csv
+from tests.storefixtures import database_url, store, store_settings  # noqa: F401
+
+HAPPY = (
+    "email,name,lists,country,plan\n"
+    "ann@example.com,Ann Lee,weekly;festival,DE,pro\n"
+    "bob@example.org,Bob Ray,weekly,FR,\n"
+    "cy@example.com,,,,\n"
+)
+
+
+def write(tmp_path, content: str | bytes, name: str = "subs.csv"):
+    path = Path.cwd() / name  # the publication folder: messages show the path relative to it
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    return path
+
+
+def people(store) -> dict[str, tuple]:
+    return {r.email: (r.name, r.status, r.lists, r.attributes) for r in store.subscribers()}
+
+
+def lines(report) -> list[str]:
+    return [f"{p.line}: {p.message}" for p in report.problems]
+
+
+def test_import_with_lists_and_attributes(store, tmp_path):
+    report = import_csv(write(tmp_path, HAPPY), store, lists=["all"])
+    assert (report.counts.added, report.bad, report.problems) == (3, 0, [])
+    assert people(store) == {
+        "ann@example.com": ("Ann Lee", "confirmed", ["all", "festival", "weekly"], {"country": "DE", "plan": "pro"}),
+        "bob@example.org": ("Bob Ray", "confirmed", ["all", "weekly"], {"country": "FR"}),
+        "cy@example.com": ("", "confirmed", ["all"], {}),
+    }
+
+
+def test_reimport_changes_nothing(store, tmp_path):
+    path = write(tmp_path, HAPPY)
+    import_csv(path, store, lists=["all"])
+    before = people(store)
+    again = import_csv(path, store, lists=["all"])
+    c = again.counts
+    assert (c.added, c.updated, c.unchanged) == (0, 0, 3)
+    assert people(store) == before
+
+
+def test_batches_commit_and_count_like_one(store, tmp_path):
+    report = import_csv(write(tmp_path, HAPPY), store, batch_size=2)
+    assert report.counts.added == 3
+
+
+def test_suppression_is_sticky_unless_forced(store, tmp_path):
+    path = write(tmp_path, HAPPY)
+    import_csv(path, store)
+    store.set_status("ann@example.com", "unsubscribed")
+    store.set_status("bob@example.org", "bounced")
+    changed = write(tmp_path, HAPPY.replace("Ann Lee", "Ann L.").replace("FR", "BE"), "changed.csv")
+    report = import_csv(changed, store, lists=["extra"])
+    assert report.counts.kept_out == 2 and report.counts.updated == 1
+    now = people(store)
+    assert now["ann@example.com"][:3] == ("Ann Lee", "unsubscribed", ["festival", "weekly"])
+    assert now["bob@example.org"][1] == "bounced"
+    forced = import_csv(changed, store, force=True)
+    assert forced.counts.kept_out == 0
+    now = people(store)
+    assert now["ann@example.com"][:2] == ("Ann L.", "confirmed")
+    assert now["bob@example.org"][1:] == ("confirmed", ["weekly"], {"country": "BE"})
+
+
+@pytest.mark.parametrize("content", [
+    b"\xef\xbb\xbf" + HAPPY.encode(),
+    HAPPY.replace(",", ";").replace("weekly;festival", '"weekly;festival"').encode(),
+    HAPPY.replace(",", "\t").replace("weekly;festival", "weekly;festival").encode(),
+    HAPPY.replace("\n", "\r\n").encode(),
+    HAPPY.replace("email,name,lists,country,plan", "EMAIL , Name,Lists,COUNTRY,plan").encode(),
+], ids=["bom", "semicolon", "tab", "crlf", "header-case"])
+def test_file_variants(store, tmp_path, content):
+    report = import_csv(write(tmp_path, content), store)
+    assert (report.counts.added, report.problems) == (3, [])
+    assert people(store)["ann@example.com"] == (
+        "Ann Lee", "confirmed", ["festival", "weekly"], {"country": "DE", "plan": "pro"}
+    )
+
+
+def test_missing_email_column(store, tmp_path):
+    with pytest.raises(InputError) as caught:
+        import_csv(write(tmp_path, "mail,name\nann@example.com,Ann\n"), store)
+    assert caught.value.lines() == ["subs.csv:1: no 'email' column in the header (mail, name)"]
+
+
+def test_not_utf8_names_the_line_and_imports_nothing(store, tmp_path):
+    path = write(tmp_path, HAPPY.encode() + "dé@example.com,Dé\n".encode("latin-1"))
+    with pytest.raises(InputError) as caught:
+        import_csv(path, store)
+    (line,) = caught.value.lines()
+    assert line.startswith("subs.csv:5: not UTF-8 text (byte 0xe9 at column 2)")
+    assert people(store) == {}
+
+
+def test_bad_rows_are_reported_good_rows_imported(store, tmp_path):
+    content = (
+        "email,name,lists\n"
+        "ann@example.com,Ann,\n"
+        "\n"
+        "not-an-address,X,\n"
+        "long@example.com," + "x" * 1001 + ",\n"
+        "extra@example.com,E,weekly,surplus\n"
+        ",no address,\n"
+        '"multi@example.com","Multi\nLine",\n'
+        "after@example.com,After,\n"
+    )
+    report = import_csv(write(tmp_path, content), store)
+    assert lines(report) == [
+        "3: empty row",
+        "4: invalid email address 'not-an-address': An email address must have an @-sign.",
+        "5: name: longer than 1000 characters",
+        "6: 4 fields, but the header has 3",
+        "7: no email address",
+    ]
+    assert report.bad == 5
+    assert sorted(people(store)) == ["after@example.com", "ann@example.com", "multi@example.com"]
+
+
+def test_duplicates_in_one_file(store, tmp_path):
+    content = "email,name\nann@example.com,First\nANN@example.com,Second\n  ann@example.com ,Third\n"
+    report = import_csv(write(tmp_path, content), store)
+    assert report.counts.added == 1 and report.duplicates == 2 and report.bad == 0
+    assert [f"{p.line}: {p.message}" for p in report.notes] == [
+        "3: ANN@example.com already on line 2; skipped",
+        "4: ann@example.com already on line 2; skipped",
+    ]
+    assert people(store)["ann@example.com"][0] == "First"
+
+
+def test_spaces_and_unicode_domains_are_normalized(store, tmp_path):
+    content = "email,name\n   zoë@example.com  ,Zoe\nbob@bücher.example,Bob\nMixed@EXAMPLE.org,M\n"
+    report = import_csv(write(tmp_path, content), store)
+    assert report.problems == []
+    assert sorted(people(store)) == ["Mixed@example.org", "bob@xn--bcher-kva.example", "zoë@example.com"]
+    assert store.get_subscriber("mixed@example.org").email == "Mixed@example.org"
+    again = import_csv(write(tmp_path, "email\nBOB@xn--bcher-kva.example\n", "b.csv"), store)
+    assert again.counts.added == 0
+
+
+def test_dry_run_writes_nothing(store, tmp_path):
+    report = import_csv(write(tmp_path, HAPPY), store, lists=["all"], dry_run=True)
+    assert report.counts.added == 3 and report.dry_run
+    assert people(store) == {}
+    with store.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM lists")) == 0
+
+
+def test_export_neutralizes_formulas_and_imports_back(store, tmp_path):
+    content = (
+        "email,name,lists,note\n"
+        '=danger@example.com,"=HYPERLINK(""http://evil"")",weekly,+1\n'
+        "safe@example.com,-minus,weekly,@at\n"
+    )
+    import_csv(write(tmp_path, content), store)
+    out = tmp_path / "out.csv"
+    assert export_csv(store, out, list_name="weekly") == 2
+    rows = list(csv.reader(out.open(encoding="utf-8")))
+    assert rows == [
+        ["email", "name", "status", "lists", "note"],
+        ["'=danger@example.com", "'=HYPERLINK(\"http://evil\")", "confirmed", "weekly", "'+1"],
+        ["safe@example.com", "'-minus", "confirmed", "weekly", "'@at"],
+    ]
+    again = import_csv(out, store)
+    assert (again.counts.unchanged, again.problems) == (2, [])

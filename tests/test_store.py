@@ -1,0 +1,94 @@
+"""The store: schema, migrations, uniqueness, erasure, connection errors (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from newsletter.config import Settings
+from newsletter.errors import InputError
+from newsletter.store import NewSubscriber, open_store
+from newsletter.store.models import Base
+from tests.storefixtures import database_url, store, store_settings  # noqa: F401
+
+
+def sub(email: str, **kw) -> NewSubscriber:
+    return NewSubscriber(email=email, key=email.lower(), **kw)
+
+
+def test_migrations_match_the_models(store):
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
+    assert diff == []
+
+
+def test_opening_again_is_a_no_op(store, store_settings):
+    store.upsert_subscribers([sub("a@example.com")])
+    with open_store(store_settings) as again:
+        assert [r.email for r in again.subscribers()] == ["a@example.com"]
+    with store.engine.connect() as conn:
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+
+
+def test_default_store_is_sqlite_in_the_publication(store, store_settings, database_url):
+    if database_url:
+        pytest.skip("only for the default store")
+    assert (store_settings.root / "newsletter.db").is_file()
+    with store.engine.connect() as conn:
+        assert conn.scalar(text("PRAGMA journal_mode")) == "wal"
+        assert conn.scalar(text("PRAGMA foreign_keys")) == 1
+
+
+def test_addresses_are_unique_ignoring_case(store):
+    counts = store.upsert_subscribers([sub("Ann@example.com", name="Ann")])
+    assert counts.added == 1
+    counts = store.upsert_subscribers([NewSubscriber(email="ANN@example.com", key="ann@example.com")])
+    assert (counts.added, counts.updated) == (0, 1)
+    assert [r.email for r in store.subscribers()] == ["ANN@example.com"]
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO subscribers (email, email_key, name, status, attributes, source, created_at, updated_at)"
+            " VALUES ('x', 'ann@example.com', '', 'pending', '{}', '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))
+
+
+def test_remove_erases_personal_data_from_the_ledger(store):
+    store.upsert_subscribers([sub("ann@example.com", lists=["weekly"]), sub("bob@example.com")])
+    store.add_delivery("2026-11-26-beanpole", "ann@example.com", status="sent")
+    store.add_delivery("2026-11-26-beanpole", "bob@example.com", status="sent")
+    assert store.erase_subscriber("ann@example.com")
+    assert not store.erase_subscriber("ann@example.com")
+    rows = store.deliveries("2026-11-26-beanpole")
+    assert [(r["email"], r["status"]) for r in rows] == [(None, "sent"), ("bob@example.com", "sent")]
+    assert rows[0]["subscriber_id"] is None
+    assert store.get_subscriber("ann@example.com") is None
+    assert store.list_counts() == {"weekly": {}}
+    with store.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM memberships")) == 0
+
+
+def test_list_counts_by_status(store):
+    store.upsert_subscribers([sub("a@example.com"), sub("b@example.com")], lists=["weekly"])
+    store.upsert_subscribers([sub("c@example.com")], lists=["weekly", "festival"], status="pending")
+    store.set_status("b@example.com", "unsubscribed")
+    assert store.list_counts() == {
+        "festival": {"pending": 1},
+        "weekly": {"confirmed": 1, "unsubscribed": 1, "pending": 1},
+    }
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql+psycopg://someone:s3cret@127.0.0.1:1/nowhere",
+    "not a url",
+    "nosuchdb://host/db",
+])
+def test_a_bad_database_url_is_one_line(tmp_path, url):
+    with pytest.raises(InputError) as caught:
+        open_store(Settings(root=tmp_path, database_url=url))
+    lines = caught.value.lines()
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert lines[0].startswith("database: cannot connect to ")
+    assert "s3cret" not in lines[0]
