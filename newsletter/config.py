@@ -62,6 +62,12 @@ class Settings:
     sendgrid_api_key: str = ""
     sendgrid_host: str = "https://api.sendgrid.com"
     sendgrid_webhook_key: str = ""
+    #: DKIM signing for the SMTP provider: selector, domain and the private key (PEM file).
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    dkim_key_file: str = ""
+    #: Added to List-Unsubscribe beside the https link, e.g. ``unsubscribe@thelongtake.example``.
+    unsubscribe_mailto: str = ""
     utm: UtmSettings = field(default_factory=UtmSettings)
     #: The publication folder (where ``newsletter.toml`` is).
     root: Path = field(default_factory=Path.cwd)

@@ -8,3 +8,43 @@ __all__ = [
     "AuthError", "BatchRejected", "Mailing", "Provider", "ProviderError", "Recipient", "Result",
     "TransientError",
 ]
+
+
+def make_provider(settings, name: str | None = None) -> Provider:
+    """The provider named (or the configured one), checked before anything is queued."""
+    from pathlib import Path
+
+    from ..config import PROVIDERS
+    from ..errors import InputError
+
+    name = name or settings.provider
+    if name not in PROVIDERS:
+        raise InputError.at("newsletter.toml" if settings.config_path else "settings", None,
+                            f"provider: {name!r} is not one of {', '.join(PROVIDERS)}")
+    if name == "outbox":
+        from .outbox import OutboxProvider
+
+        folder = Path(settings.outbox)
+        return OutboxProvider(folder if folder.is_absolute() else settings.root / folder)
+    if name == "smtp":
+        from .smtp import DkimKey, SmtpProvider
+
+        if not settings.smtp_url:
+            raise InputError.at("settings", None, "provider smtp needs NEWSLETTER_SMTP_URL (smtp://user:pass@host:port)")
+        dkim = None
+        if settings.dkim_key_file:
+            key_path = Path(settings.dkim_key_file)
+            key_path = key_path if key_path.is_absolute() else settings.root / key_path
+            try:
+                dkim = DkimKey(settings.dkim_selector, settings.dkim_domain, key_path.read_bytes())
+            except OSError as exc:
+                raise InputError.at(key_path, None, f"cannot read the DKIM key: {exc.strerror}") from None
+        try:
+            return SmtpProvider(settings.smtp_url, dkim=dkim)
+        except ValueError as exc:
+            raise InputError.at("settings", None, f"NEWSLETTER_SMTP_URL: {exc}") from None
+    from .sendgrid import SendGridProvider
+
+    if not settings.sendgrid_api_key:
+        raise InputError.at("settings", None, "provider sendgrid needs SENDGRID_API_KEY")
+    return SendGridProvider(settings.sendgrid_api_key, host=settings.sendgrid_host)

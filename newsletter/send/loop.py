@@ -1,0 +1,249 @@
+"""The send loop: render and check once, plan the ledger, then claim → send → record, batch by batch.
+
+Exactly once: a batch is committed as ``sending`` before the provider is called and as ``sent`` or
+``failed`` after; whatever a crash leaves ``sending`` is reported ``in_doubt`` on the next run and
+only resent on purpose (``--retry-in-doubt``). Running the send again continues where it stopped.
+
+Faults: a transient error (429, 5xx, timeout) puts the batch back in the queue and waits, with
+exponential backoff and jitter (or until the rate-limit reset); a row that used up its attempts
+fails. Refused credentials stop the send at once. A batch the provider rejects fails with the
+provider's reason. After several failing batches in a row the send pauses; the rest stays queued.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..checks import check_rendered
+from ..config import Settings
+from ..errors import NewsletterError, Problem
+from ..providers import AuthError, BatchRejected, Mailing, Recipient, TransientError, make_provider
+from ..render import RenderedIssue
+from ..store.engine import connect
+from ..store.ledger import Claimed, Ledger, SendLock
+from ..tokens import Tokens
+
+
+class ChecksFailed(NewsletterError):
+    """The rendered issue has problems: nothing was queued or sent (exit 1)."""
+
+    exit_code = 1
+
+
+class SendStopped(NewsletterError):
+    """The send stopped early (credentials refused, or paused after repeated failures); exit 1."""
+
+    exit_code = 1
+
+
+@dataclass
+class SendOptions:
+    provider: str | None = None
+    retry_failed: bool = False
+    retry_in_doubt: bool = False
+    dry_run: bool = False
+    #: Tries per recipient before a transient failure becomes ``failed``.
+    max_attempts: int = 5
+    #: Failing batches in a row before the send pauses.
+    pause_after: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    sent: int
+    failed: int
+    skipped: int
+    elapsed: float
+
+
+@dataclass
+class SendSummary:
+    issue_id: str
+    provider: str
+    planned: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    requeued: int = 0
+    in_doubt_found: int = 0
+    provider_calls: int = 0
+    elapsed: float = 0.0
+    dry_run: bool = False
+    audience: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    stopped: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.elapsed if self.elapsed else 0.0
+
+
+def mailing_for(rendered: RenderedIssue, settings: Settings) -> Mailing:
+    issue = rendered.issue
+    return Mailing(
+        issue_id=issue.id, subject=issue.subject, from_address=settings.from_address, rendered=rendered,
+        reply_to=settings.reply_to, unsubscribe_mailto=settings.unsubscribe_mailto,
+    )
+
+
+def render_checked(issue_name: str, settings: Settings) -> RenderedIssue:
+    """Render the issue and refuse it if any pre-send check fails."""
+    from ..commands.build import render
+
+    rendered = render(issue_name, settings)
+    problems = check_rendered(rendered)
+    if problems:
+        raise ChecksFailed(problems + [Problem("send", None, "nothing was sent: fix the problems above")])
+    return rendered
+
+
+def send_test(issue_name: str, settings: Settings, address: str, provider_name: str | None = None) -> str:
+    """Send one copy to ``address``; nothing is recorded in the ledger. Returns the message id."""
+    rendered = render_checked(issue_name, settings)
+    base = settings.base_url.rstrip("/")
+    recipient = Recipient(email=address, name="", unsubscribe_url=f"{base}/unsubscribe/test",
+                          preferences_url=f"{base}/preferences/test")
+    with make_provider(settings, provider_name) as provider:
+        try:
+            result = provider.send(mailing_for(rendered, settings), [recipient])[0]
+        except (TransientError, AuthError, BatchRejected) as exc:
+            raise SendStopped(str(exc)) from None
+    if not result.ok:
+        raise SendStopped(f"{address}: {result.error}")
+    return result.message_id
+
+
+def send_issue(
+    issue_name: str,
+    settings: Settings,
+    options: SendOptions | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SendSummary:
+    """Send the issue to its audience, once per subscriber; resumable at any point."""
+    options = options or SendOptions()
+    rendered = render_checked(issue_name, settings)
+    issue = rendered.issue
+    provider = make_provider(settings, options.provider)
+    summary = SendSummary(issue_id=issue.id, provider=provider.name, dry_run=options.dry_run)
+    engine = connect(settings)
+    ledger = Ledger(engine, issue.id)
+    lock = SendLock(engine, issue.id)
+    if not lock.acquire():
+        provider.close()
+        raise SendStopped(f"a send of {issue.id} is already running")
+    started = time.monotonic()
+    try:
+        summary.in_doubt_found = ledger.recover_interrupted()
+        if options.dry_run:
+            summary.audience = ledger.count_audience(issue.audience)
+            summary.counts = ledger.counts()
+            return summary
+        if options.retry_in_doubt:
+            summary.requeued += ledger.retry("in_doubt")
+        if options.retry_failed:
+            summary.requeued += ledger.retry("failed")
+        summary.planned = ledger.plan(issue.audience)
+        counts = ledger.counts()
+        total = counts.get("queued", 0)
+        with provider:
+            _run(ledger, provider, mailing_for(rendered, settings), Tokens.for_settings(settings),
+                 options, summary, total, started, progress, sleep)
+    finally:
+        lock.release()
+        summary.elapsed = time.monotonic() - started
+        summary.counts = ledger.counts()
+        engine.dispose()
+    return summary
+
+
+def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: SendOptions,
+         summary: SendSummary, total: int, started: float, progress, sleep) -> None:
+    failing_batches = 0
+    while True:
+        rows = ledger.claim(provider.batch_size)
+        if not rows:
+            return
+        gone = [r for r in rows if r.subscriber_status != "confirmed"]
+        if gone:
+            ledger.mark("skipped", [(r.delivery_id, f"subscriber is {r.subscriber_status or 'erased'}") for r in gone])
+            summary.skipped += len(gone)
+        live = [r for r in rows if r.subscriber_status == "confirmed"]
+        recipients = [_recipient(r, tokens) for r in live]
+        batch_ok = True
+        try:
+            summary.provider_calls += 1
+            results = provider.send(mailing, recipients) if recipients else []
+        except AuthError as exc:
+            ledger.mark("queued", [(r.delivery_id, str(exc)) for r in live])
+            raise SendStopped(f"{exc}; the rest stays queued") from None
+        except TransientError as exc:
+            failing_batches += 1
+            _requeue_or_fail(ledger, live, str(exc), options, summary)
+            if failing_batches >= options.pause_after:
+                raise SendStopped(f"paused after {failing_batches} failing batches in a row: {exc}; "
+                                  f"the rest stays queued, run send again to continue") from None
+            wait = exc.retry_after if exc.retry_after else _backoff(failing_batches, options)
+            sleep(wait)
+            continue
+        except BatchRejected as exc:
+            ledger.mark("failed", [(r.delivery_id, str(exc)) for r in live])
+            summary.failed += len(live)
+            batch_ok = False
+            results = []
+        sent = [(r.recipient.delivery_id, r.message_id) for r in results if r.ok]
+        ledger.mark_sent(sent)
+        summary.sent += len(sent)
+        retry = [r for r in results if not r.ok and r.transient]
+        failed = [(r.recipient.delivery_id, r.error) for r in results if not r.ok and not r.transient]
+        ledger.mark("failed", failed)
+        summary.failed += len(failed)
+        if retry:
+            by_id = {r.delivery_id: r for r in live}
+            _requeue_or_fail(ledger, [by_id[r.recipient.delivery_id] for r in retry], retry[0].error, options, summary)
+        if sent:
+            failing_batches = 0
+        elif batch_ok is False or failed or retry:
+            failing_batches += 1
+            if failing_batches >= options.pause_after:
+                raise SendStopped(f"paused after {failing_batches} failing batches in a row; "
+                                  "the rest stays queued, run send again to continue")
+            if retry:
+                sleep(_backoff(failing_batches, options))
+        if progress:
+            done = summary.sent + summary.failed + summary.skipped
+            progress(Progress(done, max(total, done), summary.sent, summary.failed, summary.skipped,
+                              time.monotonic() - started))
+
+
+def _recipient(row: Claimed, tokens: Tokens) -> Recipient:
+    sid = row.subscriber_id
+    return Recipient(
+        email=row.email, name=row.name,
+        unsubscribe_url=tokens.unsubscribe_url(sid), preferences_url=tokens.preferences_url(sid),
+        subscriber_id=sid, delivery_id=row.delivery_id,
+    )
+
+
+def _requeue_or_fail(ledger: Ledger, rows: list[Claimed], error: str, options: SendOptions,
+                     summary: SendSummary) -> None:
+    attempts = ledger.attempts([r.delivery_id for r in rows]) if rows else {}
+    spent = [(r.delivery_id, f"{error} (after {attempts.get(r.delivery_id, 0)} attempts)")
+             for r in rows if attempts.get(r.delivery_id, 0) >= options.max_attempts]
+    again = [(r.delivery_id, error) for r in rows if attempts.get(r.delivery_id, 0) < options.max_attempts]
+    ledger.mark("failed", spent)
+    ledger.mark("queued", again)
+    summary.failed += len(spent)
+
+
+def _backoff(failures: int, options: SendOptions) -> float:
+    """Exponential backoff with full jitter."""
+    ceiling = min(options.backoff_max, options.backoff_base * (2 ** (failures - 1)))
+    return random.uniform(ceiling / 2, ceiling)

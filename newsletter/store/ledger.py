@@ -1,0 +1,261 @@
+"""Ledger queries: the delivery ledger is the send queue.
+
+One row per (issue, subscriber). ``queued`` rows are planned before anything is sent; a batch is
+claimed (``sending``, committed) before the provider is called and marked ``sent`` or ``failed``
+after. A row found in ``sending`` when a send starts was interrupted between the claim and the
+mark: whether it left is unknown, so it becomes ``in_doubt`` and is never resent silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, and_, bindparam, exists, func, insert, literal, select, update
+
+from ..issue.model import Audience
+from .models import Delivery, MailingList, Membership, Subscriber, utcnow
+
+D = Delivery.__table__
+S = Subscriber.__table__
+M = Membership.__table__
+L = MailingList.__table__
+
+PLAN_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A ledger row claimed for sending, with what the message needs of its subscriber."""
+
+    delivery_id: int
+    subscriber_id: int | None
+    email: str
+    name: str
+    subscriber_status: str | None
+
+
+def _audience_filter(audience: Audience):
+    conditions = [S.c.status == "confirmed"]
+    if audience.lists:
+        conditions.append(
+            exists().where(and_(M.c.subscriber_id == S.c.id, M.c.list_id == L.c.id, L.c.name.in_(audience.lists)))
+        )
+    for key, values in audience.where.items():
+        column = S.c.attributes[key].as_string()
+        texts = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in values]
+        conditions.append(column.in_(texts) if len(texts) > 1 else column == texts[0])
+    return and_(*conditions)
+
+
+class Ledger:
+    """The ledger rows of one issue. Every method is its own committed transaction."""
+
+    def __init__(self, engine: Engine, issue_id: str):
+        self.engine = engine
+        self.issue_id = issue_id
+        self.postgres = engine.dialect.name == "postgresql"
+
+    # --- planning -------------------------------------------------------------------------
+
+    def plan(self, audience: Audience, batch: int = PLAN_BATCH) -> int:
+        """Queue every selected subscriber not yet in the ledger, in id ranges committed one by one."""
+        added = 0
+        with self.engine.connect() as conn:
+            top = conn.execute(select(func.max(S.c.id))).scalar() or 0
+        low = 0
+        while low < top:
+            high = low + batch
+            now = utcnow()
+            chosen = (
+                select(literal(self.issue_id), S.c.id, S.c.email, literal("queued"), literal(0), literal(now), literal(now))
+                .where(S.c.id > low, S.c.id <= high, _audience_filter(audience))
+                .where(~exists().where(and_(D.c.issue_id == self.issue_id, D.c.subscriber_id == S.c.id)))
+            )
+            statement = insert(D).from_select(
+                ["issue_id", "subscriber_id", "email", "status", "attempts", "queued_at", "updated_at"], chosen
+            )
+            with self.engine.begin() as conn:
+                # rowcount is not reliable for INSERT … SELECT on every driver (psycopg says -1).
+                added += len(conn.execute(statement.returning(D.c.id)).all())
+            low = high
+        return added
+
+    def count_audience(self, audience: Audience) -> int:
+        """How many subscribers the audience selects now (for a dry run)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(S).where(_audience_filter(audience))).scalar() or 0
+
+    # --- recovery and retries -------------------------------------------------------------
+
+    def _move(self, from_status: str, to_status: str, note: str | None = None) -> int:
+        values: dict = {"status": to_status, "updated_at": utcnow()}
+        if note is not None:
+            values["last_error"] = note
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(D).where(D.c.issue_id == self.issue_id, D.c.status == from_status).values(**values)
+            )
+            return result.rowcount or 0
+
+    def recover_interrupted(self) -> int:
+        """Rows left ``sending`` by a crash become ``in_doubt``: they may or may not have left."""
+        return self._move("sending", "in_doubt", "interrupted between handing to the provider and recording the result")
+
+    def retry(self, status: str) -> int:
+        """Put ``failed`` or ``in_doubt`` rows back in the queue, on purpose."""
+        return self._move(status, "queued")
+
+    # --- the send loop --------------------------------------------------------------------
+
+    def claim(self, limit: int) -> list[Claimed]:
+        """Mark up to ``limit`` queued rows ``sending`` and commit, before anything is sent."""
+        now = utcnow()
+        pick = select(D.c.id).where(D.c.issue_id == self.issue_id, D.c.status == "queued").order_by(D.c.id).limit(limit)
+        if self.postgres:
+            pick = pick.with_for_update(skip_locked=True)
+        with self.engine.begin() as conn:
+            if not self.postgres:
+                # BEGIN IMMEDIATE semantics: take the write lock before reading the queue.
+                conn.exec_driver_sql("UPDATE deliveries SET id = id WHERE 0")
+            claimed = conn.execute(
+                update(D)
+                .where(D.c.id.in_(pick.scalar_subquery()))
+                .values(status="sending", attempts=D.c.attempts + 1, updated_at=now)
+                .returning(D.c.id, D.c.subscriber_id, D.c.email)
+            ).all()
+            ids = [row.subscriber_id for row in claimed if row.subscriber_id is not None]
+            people = {}
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start:start + 1000]
+                people.update({
+                    row.id: (row.name, row.status)
+                    for row in conn.execute(select(S.c.id, S.c.name, S.c.status).where(S.c.id.in_(chunk)))
+                })
+        rows = [
+            Claimed(
+                delivery_id=row.id,
+                subscriber_id=row.subscriber_id,
+                email=row.email or "",
+                name=people.get(row.subscriber_id, ("", None))[0] or "",
+                subscriber_status=people.get(row.subscriber_id, (None, None))[1],
+            )
+            for row in claimed
+        ]
+        rows.sort(key=lambda r: r.delivery_id)
+        return rows
+
+    def mark_sent(self, sent: Sequence[tuple[int, str]]) -> None:
+        """(delivery id, provider message id) pairs, all ``sent`` in one transaction."""
+        if not sent:
+            return
+        now = utcnow()
+        with self.engine.begin() as conn:
+            by_message: dict[str, list[int]] = {}
+            for delivery_id, message_id in sent:
+                by_message.setdefault(message_id, []).append(delivery_id)
+            if len(by_message) <= 4:  # SendGrid: one message id per request
+                for message_id, ids in by_message.items():
+                    for start in range(0, len(ids), 1000):
+                        conn.execute(
+                            update(D).where(D.c.id.in_(ids[start:start + 1000]))
+                            .values(status="sent", provider_message_id=message_id or None, sent_at=now,
+                                    updated_at=now, last_error=None)
+                        )
+            else:
+                conn.execute(
+                    update(D).where(D.c.id == bindparam("did")).values(
+                        status="sent", provider_message_id=bindparam("mid"), sent_at=now, updated_at=now, last_error=None),
+                    [{"did": d, "mid": m or None} for d, m in sent],
+                )
+
+    def mark(self, status: str, rows: Iterable[tuple[int, str]]) -> None:
+        """(delivery id, error) pairs set to ``failed``, ``skipped`` or back to ``queued``."""
+        rows = list(rows)
+        if not rows:
+            return
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(D).where(D.c.id == bindparam("did")).values(
+                    status=status, last_error=bindparam("err"), updated_at=now),
+                [{"did": d, "err": (e or None) and e[:2000]} for d, e in rows],
+            )
+
+    def attempts(self, ids: Sequence[int]) -> dict[int, int]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(D.c.id, D.c.attempts).where(D.c.id.in_(list(ids)))).all())
+
+    # --- reporting ------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(D.c.status, func.count()).where(D.c.issue_id == self.issue_id).group_by(D.c.status)
+            ).all()
+        return {status: count for status, count in rows}
+
+    def rows(self, statuses: Sequence[str], limit: int = 1000) -> list[dict]:
+        with self.engine.connect() as conn:
+            result = conn.execute(
+                select(D.c.id, D.c.subscriber_id, D.c.email, D.c.status, D.c.attempts, D.c.last_error,
+                       D.c.updated_at)
+                .where(D.c.issue_id == self.issue_id, D.c.status.in_(list(statuses)))
+                .order_by(D.c.id).limit(limit)
+            ).mappings().all()
+        return [dict(row) for row in result]
+
+    def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """When the first row was queued and the last one sent."""
+        with self.engine.connect() as conn:
+            first, last = conn.execute(
+                select(func.min(D.c.queued_at), func.max(D.c.sent_at)).where(D.c.issue_id == self.issue_id)
+            ).one()
+        return first, last
+
+
+class SendLock:
+    """One send per issue at a time: a PostgreSQL advisory lock, or a lock file beside SQLite's.
+
+    Holding it is what makes turning ``sending`` rows into ``in_doubt`` safe at start.
+    """
+
+    def __init__(self, engine: Engine, issue_id: str):
+        self.engine = engine
+        self.issue_id = issue_id
+        self._conn = None
+        self._file = None
+
+    def acquire(self) -> bool:
+        import zlib
+
+        if self.engine.dialect.name == "postgresql":
+            self._conn = self.engine.connect()
+            key = zlib.crc32(f"newsletter-send:{self.issue_id}".encode())
+            got = self._conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
+            if not got:
+                self._conn.close()
+                self._conn = None
+            return bool(got)
+        import fcntl
+        from pathlib import Path
+
+        database = self.engine.url.database or "memory"
+        path = Path(f"{database}.send-{self.issue_id}.lock")
+        self._file = open(path, "a+")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            self._file = None
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # ends the session, and with it the advisory lock
+            self._conn = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None

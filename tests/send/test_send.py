@@ -1,0 +1,174 @@
+"""The send loop on a real store (SQLite, and PostgreSQL when configured): exactly once,
+resumable, faults handled, results recorded per subscriber."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+
+import pytest
+
+from newsletter.issue import load_issue
+from newsletter.send import SendOptions, SendStopped, send_issue
+from newsletter.send.loop import ChecksFailed
+from newsletter.store import NewSubscriber
+from newsletter.store.ledger import Ledger
+
+from ..conftest import EXAMPLE_ISSUE
+from ..standins.sendgrid import Fault, SendGridStandIn
+from ..storefixtures import database_url, store, store_settings  # noqa: F401
+
+NO_WAIT = {"sleep": lambda seconds: None}
+
+
+def seed(store, n: int, lists=("weekly",), status="confirmed", start=1, **attrs):  # noqa: F811
+    rows = [NewSubscriber(email=f"reader{i}@example.com", key=f"reader{i}@example.com", name=f"Reader {i}",
+                          lists=list(lists), attributes=dict(attrs)) for i in range(start, start + n)]
+    store.upsert_subscribers(rows, status=status)
+    return rows
+
+
+def outbox_messages(settings):
+    return [email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
+            for m in mailbox.Maildir(settings.root / settings.outbox, create=True)]
+
+
+def test_send_through_the_outbox_once_and_again_sends_nobody_twice(store_settings, store):  # noqa: F811
+    seed(store, 12)
+    seed(store, 3, lists=("festival",), start=100)          # not in the audience (lists: [weekly])
+    seed(store, 2, status="unsubscribed", start=200)       # never selected
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert (summary.planned, summary.sent, summary.failed) == (12, 12, 0)
+    messages = outbox_messages(store_settings)
+    assert sorted(str(m["To"]) for m in messages) == sorted(f"Reader {i} <reader{i}@example.com>" for i in range(1, 13))
+    first = messages[0]
+    unsubscribe = first["List-Unsubscribe"].strip().strip("<>")
+    assert unsubscribe.startswith("https://thelongtake.example/unsubscribe/")
+    assert unsubscribe in first.get_body(("html",)).get_content()
+
+    again = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert (again.planned, again.sent) == (0, 0)
+    assert len(outbox_messages(store_settings)) == 12
+    assert again.counts == {"sent": 12}
+
+    seed(store, 2, start=50)  # joined since: the next run sends to them only
+    later = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert (later.planned, later.sent) == (2, 2)
+    assert len(outbox_messages(store_settings)) == 14
+
+
+def test_unsubscribed_since_the_plan_is_skipped(store_settings, store):  # noqa: F811
+    seed(store, 5)
+    settings = store_settings
+    issue = load_issue(settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", settings)
+    Ledger(store.engine, issue.id).plan(issue.audience)
+    store.set_status("reader2@example.com", "unsubscribed")
+    summary = send_issue(EXAMPLE_ISSUE, settings, **NO_WAIT)
+    assert (summary.sent, summary.skipped) == (4, 1)
+    assert summary.counts == {"sent": 4, "skipped": 1}
+
+
+def test_rows_left_sending_by_a_crash_are_in_doubt_and_only_resent_on_purpose(store_settings, store):  # noqa: F811
+    seed(store, 6)
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    ledger = Ledger(store.engine, issue.id)
+    ledger.plan(issue.audience)
+    crashed = ledger.claim(2)  # claimed, then the process died before recording a result
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert summary.in_doubt_found == 2 and summary.sent == 4
+    assert summary.counts == {"sent": 4, "in_doubt": 2}
+    assert len(outbox_messages(store_settings)) == 4
+    retried = send_issue(EXAMPLE_ISSUE, store_settings, SendOptions(retry_in_doubt=True), **NO_WAIT)
+    assert retried.sent == 2 and retried.counts == {"sent": 6}
+    assert {c.email for c in crashed} <= {m["To"].addresses[0].addr_spec for m in outbox_messages(store_settings)}
+
+
+def test_dry_run_writes_nothing(store_settings, store):  # noqa: F811
+    seed(store, 4)
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, SendOptions(dry_run=True), **NO_WAIT)
+    assert summary.audience == 4 and summary.counts == {}
+    assert outbox_messages(store_settings) == []
+
+
+def test_an_issue_failing_its_checks_queues_nothing(store_settings, store):  # noqa: F811
+    seed(store, 3)
+    path = store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml"
+    path.write_text(path.read_text().replace("preheader:", "# preheader:"))
+    with pytest.raises(ChecksFailed) as err:
+        send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert any("no preheader" in line for line in err.value.lines())
+    issue = load_issue(path, store_settings)
+    assert Ledger(store.engine, issue.id).counts() == {}
+
+
+# --- SendGrid -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sendgrid(store_settings, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with SendGridStandIn(api_key="sg-key") as standin:
+        store_settings.provider = "sendgrid"
+        store_settings.sendgrid_api_key = "sg-key"
+        store_settings.sendgrid_host = standin.url
+        yield standin
+
+
+def test_sendgrid_batches_of_a_thousand_each_recipient_once(store_settings, store, sendgrid):  # noqa: F811
+    seed(store, 2500)
+    sendgrid.inject(Fault(503, {"errors": [{"message": "try later"}]}))
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert summary.sent == 2500 and summary.counts == {"sent": 2500}
+    assert sendgrid.accepted_requests == 3
+    emails = [d.email for d in sendgrid.delivered]
+    assert len(emails) == len(set(emails)) == 2500
+    copy = next(d for d in sendgrid.delivered if d.email == "reader7@example.com")
+    assert copy.custom_args["issue"] == EXAMPLE_ISSUE and copy.custom_args["subscriber"].isdigit()
+    assert copy.headers["List-Unsubscribe"].startswith("<https://thelongtake.example/unsubscribe/")
+
+
+def test_refused_key_stops_at_once_and_leaves_the_rest_queued(store_settings, store, sendgrid):  # noqa: F811
+    seed(store, 5)
+    store_settings.sendgrid_api_key = "wrong"
+    with pytest.raises(SendStopped, match="refused the API key"):
+        send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    assert Ledger(store.engine, issue.id).counts() == {"queued": 5}
+
+
+def test_a_rejected_batch_fails_with_the_provider_text(store_settings, store, sendgrid):  # noqa: F811
+    seed(store, 3)
+    sendgrid.inject(Fault(400, {"errors": [{"message": "The from address does not match a verified Sender Identity", "field": "from"}]}))
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert summary.counts == {"failed": 3}
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    rows = Ledger(store.engine, issue.id).rows(["failed"])
+    assert rows[0]["last_error"] == ("SendGrid rejected the batch (HTTP 400): from: The from address does not match "
+                                     "a verified Sender Identity")
+    again = send_issue(EXAMPLE_ISSUE, store_settings, SendOptions(retry_failed=True), **NO_WAIT)
+    assert again.counts == {"sent": 3}
+
+
+def test_repeated_transient_failures_pause_the_send(store_settings, store, sendgrid):  # noqa: F811
+    seed(store, 3)
+    sendgrid.inject(*[Fault(500, {"errors": [{"message": "down"}]})] * 3)
+    waits = []
+    with pytest.raises(SendStopped, match="paused after 3 failing batches"):
+        send_issue(EXAMPLE_ISSUE, store_settings, SendOptions(pause_after=3), sleep=waits.append)
+    assert len(waits) == 2
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    assert Ledger(store.engine, issue.id).counts() == {"queued": 3}
+    resumed = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert resumed.counts == {"sent": 3} and sendgrid.accepted_recipients == 3
+
+
+def test_rate_limit_waits_until_the_reset(store_settings, store, sendgrid):  # noqa: F811
+    import time
+
+    seed(store, 2)
+    sendgrid.inject(Fault(429, {"errors": [{"message": "slow down"}]}, {"X-RateLimit-Reset": str(int(time.time()) + 20)}))
+    waits = []
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, sleep=waits.append)
+    assert summary.counts == {"sent": 2}
+    assert len(waits) == 1 and 15 <= waits[0] <= 21
