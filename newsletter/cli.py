@@ -21,7 +21,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
@@ -92,6 +92,111 @@ app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(db_app, name="db")
 
 ListOption = Annotated[Optional[list[str]], typer.Option("--list", "-l", help="List name (repeatable).")]
+
+
+@app.command()
+def send(
+    issue: IssueArg,
+    to: Annotated[Optional[str], typer.Option("--to", help="Send one test copy to this address (not recorded).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and count; send nothing.")] = False,
+    provider: Annotated[Optional[str], typer.Option(help="outbox | smtp | sendgrid (default: from settings).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Send again to those whose delivery failed.")] = False,
+    retry_in_doubt: Annotated[bool, typer.Option("--retry-in-doubt", help="Send again to those left in doubt by a crash.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Send the issue to its audience, once per subscriber; run again to continue where it stopped."""
+    from .commands.send import SendOptions, send as run, send_test
+
+    settings = _settings(config)
+    if to:
+        message_id = send_test(issue, settings, to, provider)
+        out.print(f"test copy sent to {to} ({message_id or 'no message id'}); not recorded in the ledger", markup=False)
+        return
+    options = SendOptions(provider=provider, retry_failed=retry_failed, retry_in_doubt=retry_in_doubt, dry_run=dry_run)
+    with _progress() as progress:
+        summary = run(issue, settings, options, progress=progress)
+    _print_summary(summary, settings)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+class _progress:
+    """A rich progress bar on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.last = 0.0
+
+    def __enter__(self):
+        if out.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("sending"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]:,.0f}/s"), TimeRemainingColumn(), console=out)
+            self.bar.start()
+            self.task = self.bar.add_task("send", total=None, rate=0.0)
+        return self
+
+    def __call__(self, p) -> None:
+        rate = p.sent / p.elapsed if p.elapsed else 0.0
+        if self.bar is not None:
+            self.bar.update(self.task, completed=p.done, total=p.total, rate=rate)
+        elif p.elapsed - self.last >= 2 or p.done == p.total:
+            self.last = p.elapsed
+            out.print(f"{p.done}/{p.total} done: {p.sent} sent, {p.failed} failed, {p.skipped} skipped, "
+                      f"{rate:,.0f}/s", markup=False)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_summary(summary, settings) -> None:
+    if summary.in_doubt_found:
+        out.print(f"{summary.in_doubt_found} deliveries were interrupted by an earlier crash and are in doubt: "
+                  "see 'newsletter report'; resend them with --retry-in-doubt", markup=False)
+    if summary.dry_run:
+        out.print(f"dry run of {summary.issue_id}: {summary.audience} subscribers in the audience; "
+                  f"ledger now: {_counts(summary.counts)}; nothing sent", markup=False)
+        return
+    out.print(f"{summary.issue_id} via {summary.provider}: {summary.sent} sent, {summary.failed} failed, "
+              f"{summary.skipped} skipped in {summary.elapsed:.1f} s ({summary.rate:,.0f}/s, "
+              f"{summary.provider_calls} provider calls); ledger: {_counts(summary.counts)}", markup=False)
+    if summary.provider == "outbox" and summary.sent:
+        from pathlib import Path
+
+        folder = Path(settings.outbox)
+        folder = folder if folder.is_absolute() else settings.root / folder
+        out.print(f"messages are in the Maildir {folder}/new (open them with any mail client)", markup=False)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "empty"
+
+
+@app.command()
+def report(
+    issue: IssueArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Delivery results by status; failures and in-doubt deliveries listed."""
+    import json
+
+    from .send.report import report as run
+
+    data = run(issue, _settings(config))
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    out.print(f"{data['issue']}: {data['total']} deliveries: {_counts(data['counts'])}", markup=False)
+    if data["started"]:
+        rate = f", {data['rate_per_second']:,}/s" if data["rate_per_second"] else ""
+        out.print(f"queued from {data['started']}, last sent {data['finished'] or '-'}{rate}", markup=False)
+    for row in data["failures"]:
+        out.print(f"failed: {row['email']}: {row['error']} ({row['attempts']} attempts)", markup=False)
+    for row in data["in_doubt"]:
+        out.print(f"in doubt: {row['email']}: {row['note']}", markup=False)
 
 
 @subscribers_app.command("import")

@@ -57,6 +57,8 @@ class SendGridStandIn:
         self.accepted_requests = 0
         self.accepted_recipients = 0
         self.faults: deque[Fault] = deque()
+        #: Seconds every accepted request takes (after reading it, before answering): a slow API.
+        self.delay = 0.0
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -207,6 +209,8 @@ class SendGridStandIn:
                     return
                 message_id = uuid.uuid4().hex[:22]
                 standin._accept(body, message_id)
+                if standin.delay:
+                    time.sleep(standin.delay)
                 standin.requests.append({"status": 202, "recipients": sum(len(p["to"]) for p in body["personalizations"])})
                 self._answer(202, None, {"X-Message-Id": message_id})
 

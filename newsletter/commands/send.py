@@ -1,0 +1,12 @@
+"""``newsletter send``: the send loop with a progress display."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from ..send import SendOptions, SendSummary, send_issue, send_test
+
+__all__ = ["SendOptions", "SendSummary", "send", "send_test"]
+
+
+def send(issue_name: str, settings: Settings, options: SendOptions, progress=None) -> SendSummary:
+    return send_issue(issue_name, settings, options, progress=progress)

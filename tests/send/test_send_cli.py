@@ -1,0 +1,100 @@
+"""``newsletter send`` and ``report`` as a user runs them, and sends killed with SIGKILL then resumed."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ..conftest import EXAMPLE_ISSUE, REPO, run_cli
+from ..standins.sendgrid import SendGridStandIn
+
+
+@pytest.fixture
+def with_subscribers(publication):
+    (publication / "subscribers").mkdir(exist_ok=True)
+    (publication / "subscribers" / "example.csv").write_text((REPO / "subscribers" / "example.csv").read_text())
+    result = run_cli("subscribers", "import", "subscribers/example.csv", cwd=publication)
+    assert result.returncode == 0, result.stderr
+    return publication
+
+
+def test_send_report_and_resend(with_subscribers):
+    pub = with_subscribers
+    result = run_cli("send", EXAMPLE_ISSUE, cwd=pub)
+    assert result.returncode == 0, result.stderr
+    assert "6 sent, 0 failed" in result.stdout and f"{pub}/outbox/new" in result.stdout
+    assert len(list(mailbox.Maildir(pub / "outbox", create=False).keys())) == 6
+    again = run_cli("send", EXAMPLE_ISSUE, cwd=pub)
+    assert again.returncode == 0 and "0 sent" in again.stdout
+    report = json.loads(run_cli("report", EXAMPLE_ISSUE, "--json", cwd=pub).stdout)
+    assert report["counts"] == {"sent": 6} and report["failures"] == [] and report["in_doubt"] == []
+    assert report["started"] and report["finished"]
+    text = run_cli("report", EXAMPLE_ISSUE, cwd=pub).stdout
+    assert text.startswith(f"{EXAMPLE_ISSUE}: 6 deliveries: 6 sent")
+
+
+def test_test_copy_and_dry_run_record_nothing(with_subscribers):
+    pub = with_subscribers
+    copy = run_cli("send", EXAMPLE_ISSUE, "--to", "editor@example.com", cwd=pub)
+    assert copy.returncode == 0, copy.stderr
+    assert "not recorded" in copy.stdout
+    dry = run_cli("send", EXAMPLE_ISSUE, "--dry-run", cwd=pub)
+    assert dry.returncode == 0 and "6 subscribers in the audience" in dry.stdout and "nothing sent" in dry.stdout
+    box = mailbox.Maildir(pub / "outbox", create=False)
+    assert [m["To"] for m in box] == ["editor@example.com"]
+    report = json.loads(run_cli("report", EXAMPLE_ISSUE, "--json", cwd=pub).stdout)
+    assert report["total"] == 0
+
+
+def test_unknown_provider_is_refused_before_anything_is_queued(with_subscribers):
+    result = run_cli("send", EXAMPLE_ISSUE, "--provider", "pigeon", cwd=with_subscribers)
+    assert result.returncode == 2
+    assert "provider: 'pigeon' is not one of outbox, smtp, sendgrid" in result.stderr
+    report = json.loads(run_cli("report", EXAMPLE_ISSUE, "--json", cwd=with_subscribers).stdout)
+    assert report["total"] == 0
+
+
+def test_sends_killed_at_several_points_then_resumed_reach_everyone_once(publication):
+    """SIGKILL a SendGrid send at several moments; after resuming, every subscriber got exactly one
+    copy, or is reported in doubt (killed between SendGrid's answer and our commit)."""
+    n = 3000
+    (publication / "subscribers").mkdir(exist_ok=True)
+    csv = publication / "subscribers" / "many.csv"
+    csv.write_text("email,name,lists\n" + "".join(f"r{i}@example.com,R {i},weekly\n" for i in range(n)))
+    assert run_cli("subscribers", "import", str(csv), cwd=publication).returncode == 0
+
+    with SendGridStandIn(api_key="k") as standin:
+        standin.delay = 0.4  # each batch of 1000 takes a while: kills land inside requests too
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+        env.update(NEWSLETTER_PROVIDER="sendgrid", SENDGRID_API_KEY="k", NEWSLETTER_SENDGRID_HOST=standin.url,
+                   NO_PROXY="127.0.0.1,localhost")
+        for kill_after in (0.3, 1.2, 0.9, 1.5):
+            process = subprocess.Popen([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE],
+                                       cwd=publication, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(kill_after)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        final = subprocess.run([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE], cwd=publication,
+                               env=env, capture_output=True, text=True, timeout=120)
+        assert final.returncode == 0, final.stderr
+        delivered = [d.email for d in standin.delivered]
+
+    from newsletter.config import load_settings
+    from newsletter.send.report import report as ledger_report
+
+    report = ledger_report(EXAMPLE_ISSUE, load_settings(env={}), limit=n)
+    counts = report["counts"]
+    assert sum(counts.values()) == n
+    assert set(counts) <= {"sent", "in_doubt"}, counts
+    assert len(delivered) == len(set(delivered)), "somebody got two copies"
+    in_doubt = {row["email"] for row in report["in_doubt"]}
+    # Everyone not in doubt was sent exactly once; those in doubt were sent at most once.
+    assert len(set(delivered)) >= counts.get("sent", 0)
+    assert set(delivered) | in_doubt == {f"r{i}@example.com" for i in range(n)}
