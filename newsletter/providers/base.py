@@ -86,6 +86,8 @@ class Provider(Protocol):
     name: str
     #: The most recipients one :meth:`send` call takes.
     batch_size: int
+    #: How many :meth:`send` calls may run at once, from different threads.
+    parallel: int
 
     def send(self, mailing: Mailing, recipients: Sequence[Recipient]) -> list[Result]: ...
 
@@ -101,6 +103,7 @@ class ProviderBase:
 
     name = "base"
     batch_size = 1
+    parallel = 1
 
     def close(self) -> None:
         pass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -166,61 +167,97 @@ def send_issue(
 
 def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: SendOptions,
          summary: SendSummary, total: int, started: float, progress, sleep) -> None:
-    failing_batches = 0
-    while True:
-        rows = ledger.claim(provider.batch_size)
-        if not rows:
-            return
-        gone = [r for r in rows if r.subscriber_status != "confirmed"]
-        if gone:
-            ledger.mark("skipped", [(r.delivery_id, f"subscriber is {r.subscriber_status or 'erased'}") for r in gone])
-            summary.skipped += len(gone)
-        live = [r for r in rows if r.subscriber_status == "confirmed"]
-        recipients = [_recipient(r, tokens) for r in live]
-        batch_ok = True
-        try:
-            summary.provider_calls += 1
-            results = provider.send(mailing, recipients) if recipients else []
-        except AuthError as exc:
-            ledger.mark("queued", [(r.delivery_id, str(exc)) for r in live])
-            raise SendStopped(f"{exc}; the rest stays queued") from None
-        except TransientError as exc:
-            failing_batches += 1
-            _requeue_or_fail(ledger, live, str(exc), options, summary)
-            if failing_batches >= options.pause_after:
-                raise SendStopped(f"paused after {failing_batches} failing batches in a row: {exc}; "
-                                  f"the rest stays queued, run send again to continue") from None
-            wait = exc.retry_after if exc.retry_after else _backoff(failing_batches, options)
-            sleep(wait)
-            continue
-        except BatchRejected as exc:
-            ledger.mark("failed", [(r.delivery_id, str(exc)) for r in live])
-            summary.failed += len(live)
-            batch_ok = False
-            results = []
-        sent = [(r.recipient.delivery_id, r.message_id) for r in results if r.ok]
-        ledger.mark_sent(sent)
-        summary.sent += len(sent)
-        retry = [r for r in results if not r.ok and r.transient]
-        failed = [(r.recipient.delivery_id, r.error) for r in results if not r.ok and not r.transient]
-        ledger.mark("failed", failed)
-        summary.failed += len(failed)
-        if retry:
-            by_id = {r.delivery_id: r for r in live}
-            _requeue_or_fail(ledger, [by_id[r.recipient.delivery_id] for r in retry], retry[0].error, options, summary)
-        if sent:
-            failing_batches = 0
-        elif batch_ok is False or failed or retry:
-            failing_batches += 1
-            if failing_batches >= options.pause_after:
-                raise SendStopped(f"paused after {failing_batches} failing batches in a row; "
-                                  "the rest stays queued, run send again to continue")
-            if retry:
-                sleep(_backoff(failing_batches, options))
-        if progress:
-            done = summary.sent + summary.failed + summary.skipped
-            progress(Progress(done, max(total, done), summary.sent, summary.failed, summary.skipped,
-                              time.monotonic() - started))
+    """Keep up to ``provider.parallel`` batches in flight; only this thread touches the ledger."""
+    parallel = max(1, getattr(provider, "parallel", 1))
+    state = _LoopState()
+    in_flight: dict[Future, list[Claimed]] = {}
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="send") as pool:
+        while True:
+            drained = False
+            while not state.stop and len(in_flight) < parallel:
+                rows = ledger.claim(provider.batch_size)
+                if not rows:
+                    drained = True
+                    break
+                live = _skip_gone(ledger, rows, summary)
+                if live:
+                    summary.provider_calls += 1
+                    in_flight[pool.submit(provider.send, mailing, [_recipient(r, tokens) for r in live])] = live
+            if not in_flight:
+                if drained or state.stop:
+                    break
+                continue
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                _record(future, in_flight.pop(future), ledger, options, summary, state)
+            if progress:
+                finished = summary.sent + summary.failed + summary.skipped
+                progress(Progress(finished, max(total, finished), summary.sent, summary.failed, summary.skipped,
+                                  time.monotonic() - started))
+            if state.wait and not state.stop:
+                sleep(state.wait)
+            state.wait = 0.0
+    if state.stop:
+        raise SendStopped(state.stop)
+
+
+@dataclass
+class _LoopState:
+    failing_batches: int = 0
+    wait: float = 0.0
+    stop: str = ""
+
+
+def _skip_gone(ledger: Ledger, rows: list[Claimed], summary: SendSummary) -> list[Claimed]:
+    """Rows whose subscriber unsubscribed, bounced or was erased since the plan: ``skipped``."""
+    gone = [r for r in rows if r.subscriber_status != "confirmed"]
+    if gone:
+        ledger.mark("skipped", [(r.delivery_id, f"subscriber is {r.subscriber_status or 'erased'}") for r in gone])
+        summary.skipped += len(gone)
+    return [r for r in rows if r.subscriber_status == "confirmed"]
+
+
+def _record(future: Future, live: list[Claimed], ledger: Ledger, options: SendOptions,
+            summary: SendSummary, state: _LoopState) -> None:
+    """Write one batch's outcome to the ledger and decide whether to wait, pause or stop."""
+    try:
+        results = future.result()
+    except AuthError as exc:
+        ledger.mark("queued", [(r.delivery_id, str(exc)) for r in live])
+        state.stop = f"{exc}; the rest stays queued"
+        return
+    except TransientError as exc:
+        _requeue_or_fail(ledger, live, str(exc), options, summary)
+        _failing(state, options, str(exc), exc.retry_after)
+        return
+    except BatchRejected as exc:
+        ledger.mark("failed", [(r.delivery_id, str(exc)) for r in live])
+        summary.failed += len(live)
+        _failing(state, options, str(exc), None)
+        return
+    sent = [(r.recipient.delivery_id, r.message_id) for r in results if r.ok]
+    ledger.mark_sent(sent)
+    summary.sent += len(sent)
+    failed = [(r.recipient.delivery_id, r.error) for r in results if not r.ok and not r.transient]
+    ledger.mark("failed", failed)
+    summary.failed += len(failed)
+    retry = [r for r in results if not r.ok and r.transient]
+    if retry:
+        by_id = {r.delivery_id: r for r in live}
+        _requeue_or_fail(ledger, [by_id[r.recipient.delivery_id] for r in retry], retry[0].error, options, summary)
+    if sent:
+        state.failing_batches = 0
+    elif failed or retry:
+        _failing(state, options, (retry or [r for r in results if not r.ok])[0].error, None)
+
+
+def _failing(state: _LoopState, options: SendOptions, reason: str, retry_after: float | None) -> None:
+    state.failing_batches += 1
+    if state.failing_batches >= options.pause_after:
+        state.stop = (f"paused after {state.failing_batches} failing batches in a row: {reason}; "
+                      "the rest stays queued, run send again to continue")
+    else:
+        state.wait = max(state.wait, retry_after or _backoff(state.failing_batches, options))
 
 
 def _recipient(row: Claimed, tokens: Tokens) -> Recipient:
