@@ -172,3 +172,39 @@ def test_rate_limit_waits_until_the_reset(store_settings, store, sendgrid):  # n
     summary = send_issue(EXAMPLE_ISSUE, store_settings, sleep=waits.append)
     assert summary.counts == {"sent": 2}
     assert len(waits) == 1 and 15 <= waits[0] <= 21
+
+
+def test_audience_by_lists_and_attributes(store_settings, store):  # noqa: F811
+    seed(store, 3, country="FR", plan="pro")
+    seed(store, 2, start=10, country="DE", plan="team")
+    seed(store, 2, start=20, country="FR", plan="free")
+    seed(store, 2, start=30, lists=("festival",), country="FR", plan="pro")
+    path = store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml"
+    path.write_text(path.read_text().replace("audience: {lists: [weekly]}",
+                                             "audience: {lists: [weekly], where: {country: FR, plan: [pro, team]}}"))
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert summary.sent == 3
+    assert sorted(m["To"].addresses[0].addr_spec for m in outbox_messages(store_settings)) == [
+        "reader1@example.com", "reader2@example.com", "reader3@example.com"]
+
+
+def test_smtp_send_fails_only_the_refused_recipient(store_settings, store):  # noqa: F811
+    from aiosmtpd.controller import Controller
+
+    from ..standins.smtp import Sink, free_port
+
+    seed(store, 5)
+    handler = Sink(refuse={"reader4@example.com"})
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        store_settings.provider = "smtp"
+        store_settings.smtp_url = f"smtp://127.0.0.1:{controller.port}"
+        summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    finally:
+        controller.stop()
+    assert (summary.sent, summary.failed) == (4, 1)
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    failed = Ledger(store.engine, issue.id).rows(["failed"])
+    assert [(r["email"], r["last_error"]) for r in failed] == [("reader4@example.com", "550 5.1.1 No such user here")]
+    assert len(handler.messages) == 4
