@@ -12,6 +12,8 @@ import pytest
 
 from newsletter.config import load_settings
 
+pytest_plugins = ["tests.storefixtures"]
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_ISSUE = "2026-11-26-beanpole"
 

@@ -1,7 +1,7 @@
 """The store under test: SQLite always, PostgreSQL when NEWSLETTER_TEST_DATABASE_URL is set.
 
 Each PostgreSQL test gets a schema of its own (``search_path`` on the URL), dropped afterwards.
-Import the fixtures into a test module: ``from tests.storefixtures import database_url, store``.
+Registered for every test by ``pytest_plugins`` in ``tests/conftest.py``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from sqlalchemy import text
 
 from newsletter.errors import InputError
 from newsletter.subscribers import export_csv, import_csv
-from tests.storefixtures import database_url, store, store_settings  # noqa: F401
 
 HAPPY = (
     "email,name,lists,country,plan\n"

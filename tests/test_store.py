@@ -12,7 +12,6 @@ from newsletter.config import Settings
 from newsletter.errors import InputError
 from newsletter.store import NewSubscriber, open_store
 from newsletter.store.models import Base
-from tests.storefixtures import database_url, store, store_settings  # noqa: F401
 
 
 def sub(email: str, **kw) -> NewSubscriber:

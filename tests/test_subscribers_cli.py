@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from tests.conftest import REPO, run_cli
-from tests.storefixtures import database_url, use_database  # noqa: F401
+from tests.storefixtures import use_database
 
 
 def test_import_list_lists_export_remove(publication, database_url, tmp_path):

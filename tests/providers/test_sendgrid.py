@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from newsletter.providers import AuthError, BatchRejected, Recipient, TransientError
+from newsletter.providers import AuthError, BatchRejected, TransientError
 from newsletter.providers.sendgrid import SendGridProvider
 
 from ..standins.sendgrid import Fault, SendGridStandIn

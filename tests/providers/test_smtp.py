@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import ssl
 import subprocess
-import threading
 
 import pytest
 

@@ -17,12 +17,11 @@ from newsletter.store.ledger import Ledger
 
 from ..conftest import EXAMPLE_ISSUE
 from ..standins.sendgrid import Fault, SendGridStandIn
-from ..storefixtures import database_url, store, store_settings  # noqa: F401
 
 NO_WAIT = {"sleep": lambda seconds: None}
 
 
-def seed(store, n: int, lists=("weekly",), status="confirmed", start=1, **attrs):  # noqa: F811
+def seed(store, n: int, lists=("weekly",), status="confirmed", start=1, **attrs):
     rows = [NewSubscriber(email=f"reader{i}@example.com", key=f"reader{i}@example.com", name=f"Reader {i}",
                           lists=list(lists), attributes=dict(attrs)) for i in range(start, start + n)]
     store.upsert_subscribers(rows, status=status)
@@ -34,7 +33,7 @@ def outbox_messages(settings):
             for m in mailbox.Maildir(settings.root / settings.outbox, create=True)]
 
 
-def test_send_through_the_outbox_once_and_again_sends_nobody_twice(store_settings, store):  # noqa: F811
+def test_send_through_the_outbox_once_and_again_sends_nobody_twice(store_settings, store):
     seed(store, 12)
     seed(store, 3, lists=("festival",), start=100)          # not in the audience (lists: [weekly])
     seed(store, 2, status="unsubscribed", start=200)       # never selected
@@ -58,7 +57,7 @@ def test_send_through_the_outbox_once_and_again_sends_nobody_twice(store_setting
     assert len(outbox_messages(store_settings)) == 14
 
 
-def test_unsubscribed_since_the_plan_is_skipped(store_settings, store):  # noqa: F811
+def test_unsubscribed_since_the_plan_is_skipped(store_settings, store):
     seed(store, 5)
     settings = store_settings
     issue = load_issue(settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", settings)
@@ -69,7 +68,7 @@ def test_unsubscribed_since_the_plan_is_skipped(store_settings, store):  # noqa:
     assert summary.counts == {"sent": 4, "skipped": 1}
 
 
-def test_rows_left_sending_by_a_crash_are_in_doubt_and_only_resent_on_purpose(store_settings, store):  # noqa: F811
+def test_rows_left_sending_by_a_crash_are_in_doubt_and_only_resent_on_purpose(store_settings, store):
     seed(store, 6)
     issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
     ledger = Ledger(store.engine, issue.id)
@@ -84,14 +83,14 @@ def test_rows_left_sending_by_a_crash_are_in_doubt_and_only_resent_on_purpose(st
     assert {c.email for c in crashed} <= {m["To"].addresses[0].addr_spec for m in outbox_messages(store_settings)}
 
 
-def test_dry_run_writes_nothing(store_settings, store):  # noqa: F811
+def test_dry_run_writes_nothing(store_settings, store):
     seed(store, 4)
     summary = send_issue(EXAMPLE_ISSUE, store_settings, SendOptions(dry_run=True), **NO_WAIT)
     assert summary.audience == 4 and summary.counts == {}
     assert outbox_messages(store_settings) == []
 
 
-def test_an_issue_failing_its_checks_queues_nothing(store_settings, store):  # noqa: F811
+def test_an_issue_failing_its_checks_queues_nothing(store_settings, store):
     seed(store, 3)
     path = store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml"
     path.write_text(path.read_text().replace("preheader:", "# preheader:"))
@@ -106,7 +105,7 @@ def test_an_issue_failing_its_checks_queues_nothing(store_settings, store):  # n
 
 
 @pytest.fixture
-def sendgrid(store_settings, monkeypatch):  # noqa: F811
+def sendgrid(store_settings, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     with SendGridStandIn(api_key="sg-key") as standin:
         store_settings.provider = "sendgrid"
@@ -115,7 +114,7 @@ def sendgrid(store_settings, monkeypatch):  # noqa: F811
         yield standin
 
 
-def test_sendgrid_batches_of_a_thousand_each_recipient_once(store_settings, store, sendgrid):  # noqa: F811
+def test_sendgrid_batches_of_a_thousand_each_recipient_once(store_settings, store, sendgrid):
     seed(store, 2500)
     sendgrid.inject(Fault(503, {"errors": [{"message": "try later"}]}))
     summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
@@ -128,7 +127,7 @@ def test_sendgrid_batches_of_a_thousand_each_recipient_once(store_settings, stor
     assert copy.headers["List-Unsubscribe"].startswith("<https://thelongtake.example/unsubscribe/")
 
 
-def test_refused_key_stops_at_once_and_leaves_the_rest_queued(store_settings, store, sendgrid):  # noqa: F811
+def test_refused_key_stops_at_once_and_leaves_the_rest_queued(store_settings, store, sendgrid):
     seed(store, 5)
     store_settings.sendgrid_api_key = "wrong"
     with pytest.raises(SendStopped, match="refused the API key"):
@@ -137,7 +136,7 @@ def test_refused_key_stops_at_once_and_leaves_the_rest_queued(store_settings, st
     assert Ledger(store.engine, issue.id).counts() == {"queued": 5}
 
 
-def test_a_rejected_batch_fails_with_the_provider_text(store_settings, store, sendgrid):  # noqa: F811
+def test_a_rejected_batch_fails_with_the_provider_text(store_settings, store, sendgrid):
     seed(store, 3)
     sendgrid.inject(Fault(400, {"errors": [{"message": "The from address does not match a verified Sender Identity", "field": "from"}]}))
     summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
@@ -150,7 +149,7 @@ def test_a_rejected_batch_fails_with_the_provider_text(store_settings, store, se
     assert again.counts == {"sent": 3}
 
 
-def test_repeated_transient_failures_pause_the_send(store_settings, store, sendgrid):  # noqa: F811
+def test_repeated_transient_failures_pause_the_send(store_settings, store, sendgrid):
     seed(store, 3)
     sendgrid.inject(*[Fault(500, {"errors": [{"message": "down"}]})] * 3)
     waits = []
@@ -163,7 +162,7 @@ def test_repeated_transient_failures_pause_the_send(store_settings, store, sendg
     assert resumed.counts == {"sent": 3} and sendgrid.accepted_recipients == 3
 
 
-def test_rate_limit_waits_until_the_reset(store_settings, store, sendgrid):  # noqa: F811
+def test_rate_limit_waits_until_the_reset(store_settings, store, sendgrid):
     import time
 
     seed(store, 2)
@@ -174,7 +173,7 @@ def test_rate_limit_waits_until_the_reset(store_settings, store, sendgrid):  # n
     assert len(waits) == 1 and 15 <= waits[0] <= 21
 
 
-def test_audience_by_lists_and_attributes(store_settings, store):  # noqa: F811
+def test_audience_by_lists_and_attributes(store_settings, store):
     seed(store, 3, country="FR", plan="pro")
     seed(store, 2, start=10, country="DE", plan="team")
     seed(store, 2, start=20, country="FR", plan="free")
@@ -188,7 +187,7 @@ def test_audience_by_lists_and_attributes(store_settings, store):  # noqa: F811
         "reader1@example.com", "reader2@example.com", "reader3@example.com"]
 
 
-def test_smtp_send_fails_only_the_refused_recipient(store_settings, store):  # noqa: F811
+def test_smtp_send_fails_only_the_refused_recipient(store_settings, store):
     from aiosmtpd.controller import Controller
 
     from ..standins.smtp import Sink, free_port
