@@ -142,11 +142,13 @@ def main() -> None:
     stop.set()
     if helper is not None:
         helper.join(timeout=10)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     print(f"provider {args.provider}: {summary.sent:,} sent, {summary.failed} failed in {elapsed:.1f} s "
           f"(plan + send; the loop itself {summary.elapsed:.1f} s)")
     print(f"  {summary.sent / elapsed:,.0f} recipients/s overall, provider calls {summary.provider_calls:,} "
-          f"(⌈N/1000⌉ = {-(-args.n // 1000):,}), peak RSS {peak:.0f} MB")
+          f"(⌈N/1000⌉ = {-(-args.n // 1000):,}), peak RSS {peak:.0f} MB, sender CPU {cpu:.1f} s")
     if args.provider == "sendgrid":
         print(f"  the stand-in accepted {counts[0]:,} requests for {counts[1]:,} recipients")
     elif args.provider == "smtp":
