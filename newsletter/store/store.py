@@ -124,42 +124,50 @@ class Store:
                     )
                 )
 
-            wanted: list[tuple[Subscriber, NewSubscriber]] = []
+            lists_of: dict[int, set[int]] = {}
+            for sid, list_id in member:
+                lists_of.setdefault(sid, set()).add(list_id)
+
+            # New addresses go in with one multi-row INSERT … RETURNING (no ORM objects: imports
+            # are large); known ones are updated through the ORM, which sees what changed.
+            fresh: list[dict[str, Any]] = []
+            fresh_rows: list[NewSubscriber] = []
+            known: list[tuple[int, NewSubscriber]] = []
             for row in rows:
                 sub = existing.get(row.key)
                 if sub is None:
-                    sub = Subscriber(
-                        email=row.email, email_key=row.key, name=row.name, status=status,
-                        attributes=dict(row.attributes), source=source, created_at=now, updated_at=now,
-                        confirmed_at=now if status == "confirmed" else None,
-                    )
-                    session.add(sub)
+                    fresh.append({
+                        "email": row.email, "email_key": row.key, "name": row.name, "status": status,
+                        "attributes": dict(row.attributes), "source": source, "created_at": now,
+                        "updated_at": now, "confirmed_at": now if status == "confirmed" else None,
+                        "unsubscribed_at": None,
+                    })
+                    fresh_rows.append(row)
                     counts.added += 1
-                    wanted.append((sub, row))
                     continue
                 if sub.status in SUPPRESSED and not force:
                     counts.kept_out += 1
                     counts.kept_out_keys.append(row.key)
                     continue
                 changed = _apply(sub, row, status, force, now)
-                wanted.append((sub, row))
-                sub_changed = changed
-                new_lists = {list_ids[n] for n in [*row.lists, *extra_lists]} - {
-                    list_id for sid, list_id in member if sid == sub.id
-                }
-                if new_lists:
-                    sub_changed = True
-                if sub_changed:
+                known.append((sub.id, row))
+                new_lists = {list_ids[n] for n in [*row.lists, *extra_lists]} - lists_of.get(sub.id, set())
+                if changed or new_lists:
                     sub.updated_at = now
                     counts.updated += 1
                 else:
                     counts.unchanged += 1
-            session.flush()  # ids for the new rows
+            session.flush()
+            if fresh:
+                ids = session.execute(
+                    insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True), fresh
+                ).scalars().all()
+                known.extend(zip(ids, fresh_rows))
 
             memberships = []
-            for sub, row in wanted:
+            for sub_id, row in known:
                 for name in dict.fromkeys([*row.lists, *extra_lists]):
-                    pair = (sub.id, list_ids[name])
+                    pair = (sub_id, list_ids[name])
                     if pair not in member:
                         member.add(pair)
                         memberships.append({"subscriber_id": pair[0], "list_id": pair[1]})
