@@ -8,16 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
-from ..issue import Issue, find_issue, load_issue
-from ..render import RenderedIssue, html_links, render_issue
+from ..issue import Issue
+from ..render import RenderedIssue, html_links, render_named
 
 FILES = ("email.html", "email.txt", "web.html", "manifest.json")
 
 
-def render(issue_name: str, settings: Settings) -> RenderedIssue:
-    """Load, validate and render an issue: what build, check, preview and send share."""
-    issue = load_issue(find_issue(issue_name, settings), settings)
-    return render_issue(issue, settings)
+render = render_named  # what build, check and preview share with send
 
 
 def manifest(rendered: RenderedIssue, files: dict[str, str]) -> dict:

@@ -293,4 +293,11 @@ def render_issue(issue: Issue, settings: Settings) -> RenderedIssue:
     return RenderedIssue(issue=issue, html=html, text=text, web_html=web_html, mjml=mjml, settings=settings)
 
 
-__all__ = ["RenderedIssue", "recipient_values", "render_issue", "html_links", "html_images"]
+def render_named(issue_name: str, settings: Settings) -> RenderedIssue:
+    """Find, load, validate and render an issue: what build, check, preview and send share."""
+    from ..issue import find_issue, load_issue
+
+    return render_issue(load_issue(find_issue(issue_name, settings), settings), settings)
+
+
+__all__ = ["RenderedIssue", "render_named", "recipient_values", "render_issue", "html_links", "html_images"]

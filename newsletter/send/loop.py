@@ -22,7 +22,7 @@ from ..checks import check_rendered
 from ..config import Settings
 from ..errors import NewsletterError, Problem
 from ..providers import AuthError, BatchRejected, Mailing, Recipient, TransientError, make_provider
-from ..render import RenderedIssue
+from ..render import RenderedIssue, render_named
 from ..store.engine import connect
 from ..store.ledger import Claimed, Ledger, SendLock
 from ..tokens import Tokens
@@ -96,9 +96,7 @@ def mailing_for(rendered: RenderedIssue, settings: Settings) -> Mailing:
 
 def render_checked(issue_name: str, settings: Settings) -> RenderedIssue:
     """Render the issue and refuse it if any pre-send check fails."""
-    from ..commands.build import render
-
-    rendered = render(issue_name, settings)
+    rendered = render_named(issue_name, settings)
     problems = check_rendered(rendered)
     if problems:
         raise ChecksFailed(problems + [Problem("send", None, "nothing was sent: fix the problems above")])
