@@ -80,6 +80,10 @@ class Ledger:
                 # rowcount is not reliable for INSERT … SELECT on every driver (psycopg says -1).
                 added += len(conn.execute(statement.returning(D.c.id)).all())
             low = high
+        if added and self.postgres:
+            # The planner must see the new rows, or claiming plans a scan of the whole ledger.
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE deliveries")
         return added
 
     def count_audience(self, audience: Audience) -> int:

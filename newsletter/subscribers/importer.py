@@ -63,14 +63,19 @@ def import_csv(
     report = ImportReport(display_path(path), dry_run=dry_run)
     source = f"import:{path.name}"
     batch: list[NewSubscriber] = []
+    next_analyze = batch_size
 
     def flush() -> None:
+        nonlocal next_analyze
         if not batch:
             return
         try:
             report.counts += store.upsert_subscribers(
                 batch, status=status, lists=lists, force=force, source=source, commit=not dry_run
             )
+            if not dry_run and report.counts.added >= next_analyze:
+                store.refresh_statistics()  # each time the table has doubled
+                next_analyze = report.counts.added * 2
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             done = f"rows before line {batch[0].line} are imported; run the import again to continue"
