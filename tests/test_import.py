@@ -178,3 +178,15 @@ def test_export_neutralizes_formulas_and_imports_back(store, tmp_path):
     ]
     again = import_csv(out, store)
     assert (again.counts.unchanged, again.problems) == (2, [])
+
+
+def test_duplicates_are_found_however_far_apart_in_bounded_memory():
+    from newsletter.subscribers.seen import SeenKeys
+
+    seen = SeenKeys(capacity=3)
+    for i in range(10):
+        seen.add(f"k{i}@example.com", i + 2)
+    assert len(seen.recent) < 3  # the rest went to disk
+    assert seen.get("k0@example.com") == 2 and seen.get("k9@example.com") == 11
+    assert seen.get("never@example.com") is None
+    seen.close()

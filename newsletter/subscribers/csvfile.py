@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import InputError, Problem, display_path
 from ..store import NewSubscriber
 from .address import BadAddress, normalize
+from .seen import SeenKeys
 
 MAX_FIELD = 1000
 BOM = codecs.BOM_UTF8
@@ -114,16 +115,19 @@ def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
     if problems:
         raise InputError(problems)
 
-    seen: dict[str, int] = {}
-    line = reader.line_num + 1
-    for row in reader:
-        start, line = line, reader.line_num + 1
-        item = _check(shown, start, names, row, seen)
-        if item is not None:
-            yield item
+    seen = SeenKeys()
+    try:
+        line = reader.line_num + 1
+        for row in reader:
+            start, line = line, reader.line_num + 1
+            item = _check(shown, start, names, row, seen)
+            if item is not None:
+                yield item
+    finally:
+        seen.close()
 
 
-def _check(shown: str, line: int, names: list[str], row: list[str], seen: dict[str, int]):
+def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKeys):
     def bad(message: str) -> BadRow:
         return BadRow(Problem(shown, line, message))
 
@@ -139,9 +143,10 @@ def _check(shown: str, line: int, names: list[str], row: list[str], seen: dict[s
         email, key = normalize(values.pop("email", ""))
     except BadAddress as exc:
         return bad(str(exc))
-    if key in seen:
-        return Duplicate(Problem(shown, line, f"{email} already on line {seen[key]}; skipped"))
-    seen[key] = line
+    first = seen.get(key)
+    if first is not None:
+        return Duplicate(Problem(shown, line, f"{email} already on line {first}; skipped"))
+    seen.add(key, line)
     name = values.pop("name", "")
     values.pop("status", None)  # the store's own state (an export writes it): never an attribute
     lists = list(dict.fromkeys(part.strip() for part in values.pop("lists", "").split(";") if part.strip()))
