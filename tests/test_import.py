@@ -190,3 +190,27 @@ def test_duplicates_are_found_however_far_apart_in_bounded_memory():
     assert seen.get("k0@example.com") == 2 and seen.get("k9@example.com") == 11
     assert seen.get("never@example.com") is None
     seen.close()
+
+
+@pytest.mark.parametrize("raw", [
+    "Ann.Lee@Example.COM", "a+tag@sub.example.org", "x@localhost", "x@example", "x@test.local",
+    "a..b@example.com", ".a@example.com", "a.@example.com", "a b@example.com", "\"quoted\"@example.com",
+    "ann@exa_mple.com", "ann@-example.com", "ann@example..com", "ann@münchen.example", "ännä@example.com",
+    "a" * 65 + "@example.com", "ann@" + "d" * 64 + ".com", "ann@123.123.123.123", "ann@[127.0.0.1]",
+    "ann@example.com.", "ann@xn--mnchen-3ya.example", "o'brien@example.ie", "ann@ex ample.com",
+])
+def test_fast_address_path_agrees_with_email_validator(raw):
+    from email_validator import EmailNotValidError, validate_email
+
+    from newsletter.subscribers.address import BadAddress, normalize
+
+    try:
+        result = validate_email(raw, check_deliverability=False)
+        expected = result.ascii_email or result.normalized
+    except EmailNotValidError:
+        expected = None
+    try:
+        got = normalize(raw)[0]
+    except BadAddress:
+        got = None
+    assert got == expected
