@@ -91,3 +91,57 @@ def test_a_bad_database_url_is_one_line(tmp_path, url):
     assert len(lines) == 1 and "\n" not in lines[0]
     assert lines[0].startswith("database: cannot connect to ")
     assert "s3cret" not in lines[0]
+
+
+def test_concurrent_first_opens_migrate_once(store_settings):
+    """Several processes' first use of a new database at the same moment (threads here)."""
+    import threading
+
+    from newsletter.store import open_store
+
+    errors = []
+
+    def open_one():
+        try:
+            with open_store(store_settings) as s:
+                s.subscribers()
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever went wrong
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_a_failure_part_way_reports_how_far_it_got_and_a_rerun_continues(store, publication):
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from newsletter.errors import NewsletterError
+    from newsletter.subscribers import import_csv
+
+    path = publication / "subs.csv"
+    path.write_text("email\n" + "".join(f"p{i}@example.com\n" for i in range(6)), encoding="utf-8")
+    inserts = []
+
+    def fail_second_batch(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO subscribers") and "p2@example.com" in str(parameters):
+            inserts.append(statement)  # the second batch (lines 4-5) fails
+            if len(inserts) == 1:
+                raise OperationalError(statement, {}, Exception("disk I/O error"))
+
+    event.listen(store.engine, "before_cursor_execute", fail_second_batch)
+    try:
+        with pytest.raises(NewsletterError) as err:
+            import_csv(path, store, batch_size=2)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", fail_second_batch)
+    assert err.value.lines() == [
+        "subs.csv:4: database error: disk I/O error; rows before line 4 are imported; run the import again to continue"
+    ]
+    assert sorted(r.email for r in store.subscribers()) == ["p0@example.com", "p1@example.com"]
+    again = import_csv(path, store, batch_size=2)
+    assert (again.counts.added, again.counts.unchanged) == (4, 2)

@@ -8,6 +8,9 @@ upgrades its own database: on first use, and with ``newsletter db upgrade``.
 
 from __future__ import annotations
 
+import fcntl
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -19,6 +22,7 @@ from ..errors import InputError, Problem
 
 DEFAULT_FILE = "newsletter.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x6E6C6462  # "nldb": the advisory lock key for schema upgrades
 
 
 def database_url(settings: Settings) -> URL:
@@ -92,8 +96,31 @@ def alembic_config(connection=None):
     return config
 
 
+_THREAD_LOCK = threading.Lock()  # Alembic's op/context proxies are per process, not per thread
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine):
+    """Processes sharing one SQLite file migrate one at a time (a lock file beside it)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema up to the newest revision (nothing happens when it already is)."""
+    with _THREAD_LOCK, _sqlite_file_lock(engine):
+        _upgrade(engine)
+
+
+def _upgrade(engine: Engine) -> None:
     from alembic import command
 
     try:
@@ -103,6 +130,10 @@ def upgrade(engine: Engine) -> None:
     with connection:
         try:
             with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    # Two processes opening a new database at once: the second waits, then finds
+                    # the schema at head. Released with the transaction.
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 command.upgrade(alembic_config(connection), "head")
         except SQLAlchemyError as exc:
             raise InputError(
