@@ -1,18 +1,23 @@
 """One recipient's RFC 5322 message, built as bytes without the ``email`` package's slow paths.
 
-The headers and MIME skeleton that every recipient shares are prepared once per mailing; per
-recipient only the personalized parts are base64-encoded (C speed) and a few headers written.
-``email.message_from_bytes`` reads the result back as ``multipart/alternative`` with text/plain
-first and text/html last (RFC 2046 §5.1.4).
+The headers that every recipient shares are prepared once per mailing; per recipient only the
+personalized parts are encoded and a few headers written. Parts go as ``8bit`` (UTF-8, lines
+folded under SMTP's 998-octet limit) where the server takes 8BITMIME, else as base64 (C speed).
+``email.message_from_bytes`` reads either back as ``multipart/alternative`` with text/plain first
+and text/html last (RFC 2046 §5.1.4).
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import uuid
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
+from functools import partial
 
+from ..render import Personalizer
+from ..render.placeholders import TOKEN_SHAPE
 from .base import Mailing, Recipient
 
 CRLF = "\r\n"
@@ -38,10 +43,6 @@ def _address(name: str, email: str) -> str:
         return formataddr((Header(name, "utf-8").encode(maxlinelen=998), email))
 
 
-def _base64(text: str) -> str:
-    return base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", CRLF)
-
-
 def domain_of(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
@@ -51,6 +52,31 @@ def list_unsubscribe(mailing: Mailing, recipient: Recipient) -> str:
     if mailing.unsubscribe_mailto:
         value += f", <mailto:{mailing.unsubscribe_mailto}?subject=unsubscribe>"
     return value
+
+
+class _EightBitPart:
+    """A part folded for 8bit once per mailing, with its placeholders still in.
+
+    Folding never splits a placeholder (they hold no spaces); only lines with placeholders can
+    grow when filled, so a recipient whose values could push such a line past the limit is folded
+    again (rare: a very long name), and everyone else costs one fill.
+    """
+
+    def __init__(self, folded: bytes, escape_html: bool, fold):
+        text = folded.decode("utf-8")
+        self.personalizer = Personalizer.compile(text, escape_html=escape_html)
+        self.escape = escape_html
+        self.fold = fold
+        token_lines = [line for line in text.split(CRLF) if TOKEN_SHAPE.search(line)]
+        self.longest = max((len(line.encode("utf-8")) for line in token_lines), default=0)
+        self.most_tokens = max((len(TOKEN_SHAPE.findall(line)) for line in token_lines), default=0)
+
+    def fill(self, values: dict[str, str]) -> bytes | None:
+        data = self.personalizer.fill(values).encode("utf-8")
+        widest = max(len((html.escape(v) if self.escape else v).encode("utf-8")) for v in values.values())
+        if self.longest + self.most_tokens * widest > MAX_LINE:
+            return self.fold(data)
+        return data
 
 
 class MessageBuilder:
@@ -69,13 +95,30 @@ class MessageBuilder:
         if mailing.reply_to:
             shared.append(f"Reply-To: {mailing.reply_to}")
         self._shared = CRLF.join(shared)
+        self._eight_bit: tuple[_EightBitPart | None, _EightBitPart | None] | None = None
+
+    def _eight_bit_parts(self) -> tuple[_EightBitPart | None, _EightBitPart | None]:
+        """(text, html) folded once; None for a part that cannot go as 8bit."""
+        if self._eight_bit is None:
+            rendered = self.mailing.rendered
+            # A space in text may become a line break only where white space is not preformatted.
+            text_breaks = "<pre" not in rendered.html and "white-space:pre" not in rendered.html.replace(" ", "")
+            fold_html_here = partial(fold_html, text_breaks=text_breaks)
+            text = fold_text(rendered.text.encode("utf-8"))
+            page = fold_html_here(rendered.html.encode("utf-8"))
+            self._eight_bit = (
+                _EightBitPart(text, False, fold_text) if text is not None else None,
+                _EightBitPart(page, True, fold_html_here) if page is not None else None,
+            )
+        return self._eight_bit
 
     def message_id(self) -> str:
         return f"<{uuid.uuid4().hex}@{self.domain}>"
 
-    def build(self, recipient: Recipient, message_id: str | None = None) -> tuple[str, bytes]:
+    def build(self, recipient: Recipient, message_id: str | None = None,
+              eight_bit: bool = False) -> tuple[str, bytes]:
         """(Message-ID, the message as bytes with CRLF line ends) for one recipient."""
-        html, text = self.mailing.rendered.personalize(recipient.values())
+        values = recipient.values()
         message_id = message_id or self.message_id()
         boundary = "=_nl_" + uuid.uuid4().hex
         headers = [
@@ -89,12 +132,85 @@ class MessageBuilder:
         if recipient.subscriber_id is not None:
             headers.append(f"X-Newsletter-Subscriber: {recipient.subscriber_id}")
         headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
-        body = (
-            CRLF.join(headers) + CRLF + CRLF
-            + f"--{boundary}{CRLF}Content-Type: text/plain; charset=\"utf-8\"{CRLF}"
-            + f"Content-Transfer-Encoding: base64{CRLF}{CRLF}{_base64(text)}"
-            + f"--{boundary}{CRLF}Content-Type: text/html; charset=\"utf-8\"{CRLF}"
-            + f"Content-Transfer-Encoding: base64{CRLF}{CRLF}{_base64(html)}"
-            + f"--{boundary}--{CRLF}"
-        )
-        return message_id, body.encode("ascii")
+        head = (CRLF.join(headers) + CRLF + CRLF).encode("ascii")
+        delimiter = f"--{boundary}{CRLF}".encode("ascii")
+        text_8bit, html_8bit = self._eight_bit_parts() if eight_bit else (None, None)
+        html_part, text_part = None, None
+        if text_8bit is None or html_8bit is None:
+            html_part, text_part = self.mailing.rendered.personalize(values)
+        return message_id, b"".join((
+            head,
+            delimiter, _part("text/plain", text_8bit.fill(values) if text_8bit else None, text_part),
+            delimiter, _part("text/html", html_8bit.fill(values) if html_8bit else None, html_part),
+            f"--{boundary}--{CRLF}".encode("ascii"),
+        ))
+
+
+def _part(content_type: str, eight_bit: bytes | None, content: str | None) -> bytes:
+    """A MIME part: the 8bit body when there is one, else ``content`` in base64."""
+    if eight_bit is not None:
+        return (f'Content-Type: {content_type}; charset="utf-8"{CRLF}'
+                f"Content-Transfer-Encoding: 8bit{CRLF}{CRLF}").encode("ascii") + eight_bit + b"\r\n"
+    assert content is not None
+    return (f'Content-Type: {content_type}; charset="utf-8"{CRLF}'
+            f"Content-Transfer-Encoding: base64{CRLF}{CRLF}").encode("ascii") + _base64_bytes(content.encode("utf-8"))
+
+
+def _base64_bytes(data: bytes) -> bytes:
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+MAX_LINE = 998  # octets, without CRLF (RFC 5322 §2.1.1)
+
+
+def fold_text(data: bytes) -> bytes | None:
+    """CRLF line ends; None if a line is too long to send as 8bit (the caller uses base64)."""
+    lines = data.replace(b"\r\n", b"\n").split(b"\n")
+    if any(len(line) > MAX_LINE for line in lines):
+        return None
+    return b"\r\n".join(lines)
+
+
+def fold_html(data: bytes, text_breaks: bool = False, limit: int = MAX_LINE) -> bytes | None:
+    """HTML with lines of at most ``limit`` octets, broken where a line break changes nothing.
+
+    A space between two attributes of a tag always qualifies; a space in text only when
+    ``text_breaks`` (no preformatted text). None when a line cannot be broken.
+    """
+    out = []
+    for line in data.replace(b"\r\n", b"\n").split(b"\n"):
+        while len(line) > limit:
+            cut = _break_point(line, limit, text_breaks)
+            if cut is None:
+                return None
+            out.append(line[:cut])
+            line = line[cut + 1:]
+        out.append(line)
+    return b"\r\n".join(out)
+
+
+def _break_point(line: bytes, limit: int, text_breaks: bool) -> int | None:
+    """The last space before ``limit`` that a line break may replace."""
+    end = limit
+    while True:
+        space = line.rfind(b" ", 0, end)
+        if space <= 0:
+            return None
+        opened, closed = line.rfind(b"<", 0, space), line.rfind(b">", 0, space)
+        if opened > closed:
+            if _outside_quotes(line[opened:space]):
+                return space
+        elif text_breaks:
+            return space
+        end = space
+
+
+def _outside_quotes(tag_start: bytes) -> bool:
+    quote = 0
+    for byte in tag_start:
+        if quote:
+            if byte == quote:
+                quote = 0
+        elif byte in (34, 39):  # " '
+            quote = byte
+    return quote == 0

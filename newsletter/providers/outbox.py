@@ -28,7 +28,7 @@ class OutboxProvider(ProviderBase):
         builder = self._builder
         results = []
         for recipient in recipients:
-            message_id, raw = builder.build(recipient)
+            message_id, raw = builder.build(recipient, eight_bit=True)
             # Maildir files use the local line ending.
             self.maildir.add(raw.replace(b"\r\n", b"\n"))
             results.append(Result(recipient, ok=True, message_id=message_id))

@@ -154,11 +154,13 @@ class SmtpProvider(ProviderBase):
     def _send_share(self, builder: MessageBuilder, sender: str, share: list[Recipient]) -> list[Result]:
         results: list[Result] = []
         for index, recipient in enumerate(share):
-            message_id, raw = builder.build(recipient)
-            if self.dkim is not None:
-                raw = self.dkim.sign(raw)
             try:
-                result = self._deliver(sender, recipient, message_id, raw)
+                conn = self._connection()
+                eight_bit = conn.has_extn("8bitmime")
+                message_id, raw = builder.build(recipient, eight_bit=eight_bit)
+                if self.dkim is not None:
+                    raw = self.dkim.sign(raw)
+                result = self._deliver(conn, sender, recipient, message_id, raw, eight_bit)
             except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout,
                     TimeoutError, ConnectionError, OSError) as exc:
                 # The connection broke: this recipient and the rest of the share were not sent.
@@ -169,10 +171,10 @@ class SmtpProvider(ProviderBase):
             results.append(result)
         return results
 
-    def _deliver(self, sender: str, recipient: Recipient, message_id: str, raw: bytes) -> Result:
-        conn = self._connection()
+    def _deliver(self, conn: smtplib.SMTP, sender: str, recipient: Recipient, message_id: str, raw: bytes,
+                 eight_bit: bool) -> Result:
         try:
-            refused = conn.sendmail(sender, [recipient.email], raw)
+            refused = conn.sendmail(sender, [recipient.email], raw, mail_options=["BODY=8BITMIME"] if eight_bit else ())
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = exc.recipients.get(recipient.email, (0, b""))
             self._reset(conn)

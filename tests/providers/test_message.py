@@ -58,3 +58,50 @@ def test_outbox_writes_a_maildir_a_mail_client_can_read(mailing, tmp_path):
     assert {m["Message-ID"] for m in messages} == {r.message_id for r in results}
     body = messages[1].get_body(("html",)).get_content()
     assert "https://thelongtake.example/unsubscribe/2.sig" in body
+
+
+def test_eight_bit_parts_fold_long_lines_without_changing_the_html(mailing):
+    from newsletter.providers.message import MAX_LINE
+
+    _, raw = MessageBuilder(mailing).build(recipient(), eight_bit=True)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= MAX_LINE
+    msg = parse(raw)
+    html_part = msg.get_body(("html",))
+    assert html_part["Content-Transfer-Encoding"] == "8bit"
+    html = html_part.get_content()
+    expected = mailing.rendered.personalize(recipient().values())[0]
+    # Only spaces became line breaks, between attributes or in text: the same document.
+    assert html.replace("\r\n", "\n").replace("\n", " ") == expected.replace("\n", " ")
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == mailing.rendered.personalize(recipient().values())[1]
+
+
+def test_fold_html_breaks_only_between_attributes_or_in_text():
+    from newsletter.providers.message import fold_html
+
+    tag = b'<td style="font-family:\'Times New Roman\', serif; color:red" align="left">'
+    line = tag * 30
+    folded = fold_html(line, limit=200)
+    assert all(len(part) <= 200 for part in folded.split(b"\r\n"))
+    assert folded.replace(b"\r\n", b" ") == line
+    for part in folded.split(b"\r\n")[:-1]:
+        assert part.endswith(b'serif; color:red"') or part.endswith(b"<td")  # never inside quotes
+    text = b"<p>" + b"word " * 100 + b"</p>"
+    assert fold_html(text, limit=120) is None  # text breaks not allowed: the caller falls back to base64
+    assert fold_html(text, text_breaks=True, limit=120).replace(b"\r\n", b" ") == text
+
+
+def test_base64_when_eight_bit_is_not_possible(mailing):
+    _, raw = MessageBuilder(mailing).build(recipient(), eight_bit=False)
+    msg = parse(raw)
+    assert {p["Content-Transfer-Encoding"] for p in msg.iter_parts()} == {"base64"}
+
+
+def test_long_values_are_folded_again_for_that_recipient(mailing):
+    from newsletter.providers.message import MAX_LINE
+
+    mailing.rendered.html = mailing.rendered.html.replace("This issue was sent to", "Dear __NL_SUBSCRIBER_NAME__, sent to")
+    long_name = "Ann " + "Lee-" * 240  # ~960 characters, on a line that already holds other text
+    _, raw = MessageBuilder(mailing).build(recipient(name=long_name), eight_bit=True)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= MAX_LINE
+    html = parse(raw).get_body(("html",)).get_content()
+    assert f"Dear {long_name}, sent to" in html.replace("\r\n", " ").replace("\n", " ")
