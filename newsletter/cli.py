@@ -116,7 +116,7 @@ def send(
     with _progress() as progress:
         summary = run(issue, settings, options, progress=progress)
     _print_summary(summary, settings)
-    if summary.failed:
+    if summary.failed or summary.in_doubt or summary.in_doubt_found:
         raise typer.Exit(1)
 
 
@@ -159,6 +159,9 @@ def _print_summary(summary, settings) -> None:
         out.print(f"dry run of {summary.issue_id}: {summary.audience} subscribers in the audience; "
                   f"ledger now: {_counts(summary.counts)}; nothing sent", markup=False)
         return
+    if summary.in_doubt:
+        out.print(f"{summary.in_doubt} deliveries are in doubt: the provider's answer was lost after they "
+                  "were handed over; see 'newsletter report'", markup=False)
     out.print(f"{summary.issue_id} via {summary.provider}: {summary.sent} sent, {summary.failed} failed, "
               f"{summary.skipped} skipped in {summary.elapsed:.1f} s ({summary.rate:,.0f}/s, "
               f"{summary.provider_calls} provider calls); ledger: {_counts(summary.counts)}", markup=False)

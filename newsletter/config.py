@@ -59,6 +59,8 @@ class Settings:
     #: Signs unsubscribe and preference tokens.
     secret_key: str = ""
     smtp_url: str = ""
+    #: Seconds to wait for a provider's answer (SMTP, SendGrid) before the batch is in doubt.
+    provider_timeout: float = 30.0
     sendgrid_api_key: str = ""
     sendgrid_host: str = "https://api.sendgrid.com"
     sendgrid_webhook_key: str = ""
@@ -153,6 +155,7 @@ def _read_file(path: Path) -> Settings:
     settings = Settings(root=path.parent.resolve(), config_path=path.resolve())
     problems: list[Problem] = []
     known = {f.name: f for f in fields(Settings) if f.name not in ("root", "config_path", "utm")}
+    defaults = Settings()
     for key, value in data.items():
         attr = _FILE_KEYS.get(key, key)
         if key == "utm":
@@ -168,10 +171,13 @@ def _read_file(path: Path) -> Settings:
                 else:
                     setattr(settings.utm, ukey, uvalue)
         elif key == "from" or (attr in known and key != "from_address"):
-            if not isinstance(value, str):
-                problems.append(Problem(shown, None, f"{key}: expected a string"))
-            else:
+            default = getattr(defaults, attr)
+            if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                setattr(settings, attr, float(value))
+            elif isinstance(default, str) and isinstance(value, str):
                 setattr(settings, attr, value)
+            else:
+                problems.append(Problem(shown, None, f"{key}: expected {'a number' if isinstance(default, float) else 'a string'}"))
         else:
             problems.append(Problem(shown, None, f"{key}: unknown key"))
     if problems:

@@ -1,12 +1,13 @@
 """Providers: outbox (default), SMTP and SendGrid behind one small interface (see ``base``)."""
 
 from .base import (
-    AuthError, BatchRejected, Mailing, Provider, ProviderError, Recipient, Result, TransientError,
+    AuthError, BatchRejected, InDoubt, Mailing, Provider, ProviderError, Recipient, Result, SetupError,
+    TransientError,
 )
 
 __all__ = [
-    "AuthError", "BatchRejected", "Mailing", "Provider", "ProviderError", "Recipient", "Result",
-    "TransientError",
+    "AuthError", "BatchRejected", "InDoubt", "Mailing", "Provider", "ProviderError", "Recipient", "Result",
+    "SetupError", "TransientError",
 ]
 
 
@@ -40,11 +41,11 @@ def make_provider(settings, name: str | None = None) -> Provider:
             except OSError as exc:
                 raise InputError.at(key_path, None, f"cannot read the DKIM key: {exc.strerror}") from None
         try:
-            return SmtpProvider(settings.smtp_url, dkim=dkim)
+            return SmtpProvider(settings.smtp_url, dkim=dkim, timeout=settings.provider_timeout)
         except ValueError as exc:
             raise InputError.at("settings", None, f"NEWSLETTER_SMTP_URL: {exc}") from None
     from .sendgrid import SendGridProvider
 
     if not settings.sendgrid_api_key:
         raise InputError.at("settings", None, "provider sendgrid needs SENDGRID_API_KEY")
-    return SendGridProvider(settings.sendgrid_api_key, host=settings.sendgrid_host)
+    return SendGridProvider(settings.sendgrid_api_key, host=settings.sendgrid_host, timeout=settings.provider_timeout)

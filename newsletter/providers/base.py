@@ -7,7 +7,9 @@ recipient. The send loop owns retries, the ledger and pausing; providers only sa
     ProviderError                  the whole batch did not go out
      ├── TransientError            try again later (429, 5xx, timeout, refused connection)
      ├── AuthError                 wrong key or not allowed: stop the whole send now
-     └── BatchRejected             the provider refused this batch (400): mark it failed
+     ├── SetupError                the provider cannot work as configured: stop the whole send now
+     ├── BatchRejected             the provider refused this batch (400): mark it failed
+     └── InDoubt                   the request went out but no answer came: it may have been accepted
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class Result:
     error: str = ""
     #: Not sent, but worth trying again (a 4xx, a dropped connection); the row goes back to queued.
     transient: bool = False
+    #: Handed over, but no answer came (a timeout after the message went out): maybe delivered.
+    in_doubt: bool = False
+    #: With ``transient``: it never reached the provider (no connection), so retrying costs no attempt.
+    not_attempted: bool = False
 
 
 class ProviderError(Exception):
@@ -76,8 +82,17 @@ class AuthError(ProviderError):
     """Credentials refused: no later batch can succeed."""
 
 
+class SetupError(ProviderError):
+    """The provider cannot be used as configured (no STARTTLS, a bad host): stop."""
+
+
 class BatchRejected(ProviderError):
     """The provider refused the batch itself (a 400), with its reason."""
+
+
+class InDoubt(ProviderError):
+    """The batch was handed over but the answer was lost: it may or may not have been accepted,
+    so it must not be retried automatically."""
 
 
 class Provider(Protocol):

@@ -23,34 +23,32 @@ from .base import Mailing, Recipient
 CRLF = "\r\n"
 
 
-def _header_text(value: str) -> str:
-    """A header value, RFC 2047-encoded when it is not plain ASCII."""
-    try:
-        value.encode("ascii")
-        return value
-    except UnicodeEncodeError:
-        return Header(value, "utf-8").encode(maxlinelen=998)
+def _header_text(value: str, name: str) -> str:
+    """A header value folded to 78 columns with CRLF; RFC 2047-encoded when it is not plain ASCII."""
+    value = " ".join(value.split())
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, header_name=name).encode(maxlinelen=78, linesep=CRLF)
 
 
 def _address(name: str, email: str) -> str:
-    name = " ".join(name.split())
+    """``Name <email>``; a long or non-ASCII name as encoded words, which fold safely."""
+    name = " ".join(name.split())  # no CR/LF (header injection), no runs of white space
     if not name:
         return email
-    try:
-        name.encode("ascii")
+    if name.isascii() and len(name) <= 60:
         return formataddr((name, email))
-    except UnicodeEncodeError:
-        return formataddr((Header(name, "utf-8").encode(maxlinelen=998), email))
+    return f"{Header(name, 'utf-8', header_name='To').encode(maxlinelen=78, linesep=CRLF)}{CRLF} <{email}>"
 
 
 def domain_of(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
 
-def list_unsubscribe(mailing: Mailing, recipient: Recipient) -> str:
+def list_unsubscribe(mailing: Mailing, recipient: Recipient, fold: str = " ") -> str:
+    """The List-Unsubscribe value; ``fold`` goes between the two links (CRLF + space in a header)."""
     value = f"<{recipient.unsubscribe_url}>"
     if mailing.unsubscribe_mailto:
-        value += f", <mailto:{mailing.unsubscribe_mailto}?subject=unsubscribe>"
+        value += f",{fold}<mailto:{mailing.unsubscribe_mailto}?subject=unsubscribe>"
     return value
 
 
@@ -88,7 +86,7 @@ class MessageBuilder:
         from_name, from_email = parseaddr(mailing.from_address)
         shared = [
             f"From: {_address(from_name, from_email)}",
-            f"Subject: {_header_text(mailing.subject)}",
+            f"Subject: {_header_text(mailing.subject, 'Subject')}",
             "MIME-Version: 1.0",
             f"X-Newsletter-Issue: {mailing.issue_id}",
         ]
@@ -126,12 +124,12 @@ class MessageBuilder:
             f"To: {_address(recipient.name, recipient.email)}",
             f"Date: {formatdate(usegmt=True)}",
             f"Message-ID: {message_id}",
-            f"List-Unsubscribe: {list_unsubscribe(self.mailing, recipient)}",
+            f"List-Unsubscribe: {list_unsubscribe(self.mailing, recipient, fold=CRLF + ' ')}",
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
         ]
         if recipient.subscriber_id is not None:
             headers.append(f"X-Newsletter-Subscriber: {recipient.subscriber_id}")
-        headers.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+        headers.append(f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"')
         head = (CRLF.join(headers) + CRLF + CRLF).encode("ascii")
         delimiter = f"--{boundary}{CRLF}".encode("ascii")
         text_8bit, html_8bit = self._eight_bit_parts() if eight_bit else (None, None)
@@ -190,19 +188,29 @@ def fold_html(data: bytes, text_breaks: bool = False, limit: int = MAX_LINE) -> 
 
 
 def _break_point(line: bytes, limit: int, text_breaks: bool) -> int | None:
-    """The last space before ``limit`` that a line break may replace."""
+    """The last space before ``limit`` that a line break may replace: between two attributes of
+    a tag, or (with ``text_breaks``) in text. Never inside a comment (Outlook's conditional
+    comments), a quoted value, or a ``<style>`` block's string."""
     end = limit
     while True:
         space = line.rfind(b" ", 0, end)
         if space <= 0:
             return None
+        end = space
+        if line.rfind(b"<!--", 0, space) > line.rfind(b"-->", 0, space):
+            continue
         opened, closed = line.rfind(b"<", 0, space), line.rfind(b">", 0, space)
         if opened > closed:
-            if _outside_quotes(line[opened:space]):
+            if line[opened + 1:opened + 2].isalpha() and _outside_quotes(line[opened:space]):
                 return space
-        elif text_breaks:
+            continue
+        style = line.rfind(b"<style", 0, space)
+        if style > line.rfind(b"</style", 0, space):
+            if text_breaks and _outside_quotes(line[line.index(b">", style) + 1:space]):
+                return space
+            continue
+        if text_breaks:
             return space
-        end = space
 
 
 def _outside_quotes(tag_start: bytes) -> bool:

@@ -14,8 +14,8 @@ connection per request and is not thread-safe (one client per thread).
 from __future__ import annotations
 
 import html
+import http.client
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -27,7 +27,7 @@ from sendgrid import SendGridAPIClient
 
 from ..render.placeholders import TOKENS
 from .base import (
-    AuthError, BatchRejected, Mailing, ProviderBase, ProviderError, Recipient, Result, TransientError,
+    AuthError, BatchRejected, InDoubt, Mailing, ProviderBase, ProviderError, Recipient, Result, TransientError,
 )
 from .message import list_unsubscribe
 
@@ -97,8 +97,9 @@ class SendGridProvider(ProviderBase):
         substitutions = {TOKENS[f]: html.escape(values[f]) for f in html_fields}
         substitutions.update({TEXT_TOKENS[f]: values[f] for f in text_fields})
         to = {"email": recipient.email}
-        if recipient.name:
-            to["name"] = recipient.name
+        name = " ".join(recipient.name.split())  # no CR/LF or tabs in a header
+        if name:
+            to["name"] = name
         custom_args = {"issue": mailing.issue_id}
         if recipient.subscriber_id is not None:
             custom_args["subscriber"] = str(recipient.subscriber_id)
@@ -137,11 +138,13 @@ class SendGridProvider(ProviderBase):
         except http_errors.HTTPError as exc:
             raise _translate(exc) from None
         except urllib.error.URLError as exc:
+            # urllib wraps failures to connect and to send the request: nothing was accepted.
             raise TransientError(f"SendGrid unreachable at {self.host}: {exc.reason}") from None
-        except (TimeoutError, socket.timeout):
-            raise TransientError(f"SendGrid did not answer within {self.timeout:g} s") from None
-        except (ConnectionError, OSError) as exc:
-            raise TransientError(f"SendGrid connection failed: {exc}") from None
+        except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
+            # The request went out and the answer was lost: SendGrid may have accepted the batch,
+            # and its API has no idempotency key, so resending could mail everyone twice.
+            what = f"no answer within {self.timeout:g} s" if isinstance(exc, TimeoutError) else f"connection lost: {exc}"
+            raise InDoubt(f"SendGrid: {what} after the request was sent") from None
 
 
 def _error_text(exc: http_errors.HTTPError) -> str:

@@ -8,8 +8,8 @@ send loop can try them again.
 
 from __future__ import annotations
 
+import re
 import smtplib
-import socket
 import ssl
 import threading
 from collections.abc import Sequence
@@ -18,8 +18,15 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .base import AuthError, Mailing, ProviderBase, Recipient, Result
+from .base import AuthError, Mailing, ProviderBase, Recipient, Result, SetupError
 from .message import MessageBuilder
+
+_DOT = re.compile(rb"(?m)^\.")  # dot-stuffing (RFC 5321 §4.5.2)
+
+
+class _MaybeSent(Exception):
+    """The message was handed to the server, and then the connection failed."""
+
 
 DKIM_HEADERS = [
     b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
@@ -104,6 +111,8 @@ class SmtpProvider(ProviderBase):
                 conn.login(t.username, t.password)
         except smtplib.SMTPAuthenticationError as exc:
             raise AuthError(f"SMTP server refused the login for {t.username!r}: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise SetupError(f"SMTP server {t.host}:{t.port} cannot do what NEWSLETTER_SMTP_URL asks: {exc}") from None
         with self._lock:
             self._open.append(conn)
         return conn
@@ -161,35 +170,50 @@ class SmtpProvider(ProviderBase):
                 if self.dkim is not None:
                     raw = self.dkim.sign(raw)
                 result = self._deliver(conn, sender, recipient, message_id, raw, eight_bit)
-            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout,
-                    TimeoutError, ConnectionError, OSError) as exc:
-                # The connection broke: this recipient and the rest of the share were not sent.
+            except _MaybeSent as exc:
+                # The message went out; the server's answer did not come back. It may be delivered.
+                self._drop()
+                results.append(Result(recipient, ok=False, in_doubt=True, error=str(exc)))
+                reason = f"SMTP connection to {self.target.host}:{self.target.port} lost"
+                results.extend(Result(r, ok=False, error=reason, transient=True, not_attempted=True)
+                               for r in share[index + 1:])
+                return results
+            except (smtplib.SMTPException, OSError) as exc:
+                # Nothing of this message went out: this recipient and the rest of the share can retry.
                 self._drop()
                 reason = f"SMTP connection to {self.target.host}:{self.target.port} failed: {exc or type(exc).__name__}"
-                results.extend(Result(r, ok=False, error=reason, transient=True) for r in share[index:])
+                results.extend(Result(r, ok=False, error=reason, transient=True, not_attempted=True)
+                               for r in share[index:])
                 return results
             results.append(result)
         return results
 
     def _deliver(self, conn: smtplib.SMTP, sender: str, recipient: Recipient, message_id: str, raw: bytes,
                  eight_bit: bool) -> Result:
+        """MAIL, RCPT and DATA by hand, so that a lost answer after the message went out is told
+        apart from a failure before it did (``sendmail`` would hide which)."""
+        code, reply = conn.mail(sender, ["BODY=8BITMIME"] if eight_bit else [])
+        if code != 250:
+            self._reset(conn)
+            return Result(recipient, ok=False, error=f"sender refused: {code} {_text(reply)}", transient=400 <= code < 500)
+        code, reply = conn.rcpt(recipient.email)
+        if code not in (250, 251):
+            self._reset(conn)
+            return Result(recipient, ok=False, error=f"{code} {_text(reply)}", transient=400 <= code < 500)
+        code, reply = conn.docmd("data")
+        if code != 354:
+            self._reset(conn)
+            return Result(recipient, ok=False, error=f"{code} {_text(reply)}", transient=400 <= code < 500)
+        body = _DOT.sub(b"..", raw)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        conn.send(body + b".\r\n")
         try:
-            refused = conn.sendmail(sender, [recipient.email], raw, mail_options=["BODY=8BITMIME"] if eight_bit else ())
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = exc.recipients.get(recipient.email, (0, b""))
-            self._reset(conn)
-            return Result(recipient, ok=False, error=f"{code} {_text(text)}", transient=400 <= code < 500)
-        except smtplib.SMTPSenderRefused as exc:
-            self._reset(conn)
-            return Result(recipient, ok=False, error=f"sender refused: {exc.smtp_code} {_text(exc.smtp_error)}",
-                          transient=400 <= exc.smtp_code < 500)
-        except smtplib.SMTPDataError as exc:
-            self._reset(conn)
-            return Result(recipient, ok=False, error=f"{exc.smtp_code} {_text(exc.smtp_error)}",
-                          transient=400 <= exc.smtp_code < 500)
-        if refused:
-            code, text = refused.get(recipient.email, (0, b""))
-            return Result(recipient, ok=False, error=f"{code} {_text(text)}", transient=400 <= code < 500)
+            code, reply = conn.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            raise _MaybeSent(f"no answer from the SMTP server after the message was sent: {exc or type(exc).__name__}") from None
+        if code != 250:
+            return Result(recipient, ok=False, error=f"{code} {_text(reply)}", transient=400 <= code < 500)
         return Result(recipient, ok=True, message_id=message_id)
 
     @staticmethod

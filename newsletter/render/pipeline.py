@@ -66,6 +66,7 @@ class RenderedIssue:
 
 def recipient_values(email: str, name: str, unsubscribe_url: str, preferences_url: str) -> dict[str, str]:
     """The per-recipient field values in the shape :meth:`RenderedIssue.personalize` takes."""
+    name = " ".join(name.split())  # a stored name may hold line breaks; a greeting must not
     return {
         "subscriber.email": email,
         "subscriber.name": name,

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from ..checks import check_rendered
 from ..config import Settings
 from ..errors import NewsletterError, Problem
-from ..providers import AuthError, BatchRejected, Mailing, Recipient, TransientError, make_provider
+from ..providers import (
+    AuthError, BatchRejected, InDoubt, Mailing, Recipient, SetupError, TransientError, make_provider,
+)
 from ..render import RenderedIssue, render_named
 from ..store.engine import connect
 from ..store.ledger import Claimed, Ledger, SendLock
@@ -73,6 +75,9 @@ class SendSummary:
     failed: int = 0
     skipped: int = 0
     requeued: int = 0
+    #: Deliveries this run could not confirm (the provider's answer was lost).
+    in_doubt: int = 0
+    #: Rows an earlier, interrupted run left in doubt, found at the start of this one.
     in_doubt_found: int = 0
     provider_calls: int = 0
     elapsed: float = 0.0
@@ -140,11 +145,11 @@ def send_issue(
         raise SendStopped(f"a send of {issue.id} is already running")
     started = time.monotonic()
     try:
-        summary.in_doubt_found = ledger.recover_interrupted()
-        if options.dry_run:
+        if options.dry_run:  # changes nothing, not even rows an interrupted run left behind
             summary.audience = ledger.count_audience(issue.audience)
             summary.counts = ledger.counts()
             return summary
+        summary.in_doubt_found = ledger.recover_interrupted()
         if options.retry_in_doubt:
             summary.requeued += ledger.retry("in_doubt")
         if options.retry_failed:
@@ -220,42 +225,64 @@ def _record(future: Future, live: list[Claimed], ledger: Ledger, options: SendOp
     """Write one batch's outcome to the ledger and decide whether to wait, pause or stop."""
     try:
         results = future.result()
-    except AuthError as exc:
-        ledger.mark("queued", [(r.delivery_id, str(exc)) for r in live])
+    except (AuthError, SetupError) as exc:
+        ledger.requeue([r.delivery_id for r in live], str(exc))
         state.stop = f"{exc}; the rest stays queued"
         return
     except TransientError as exc:
-        _requeue_or_fail(ledger, live, str(exc), options, summary)
-        _failing(state, options, str(exc), exc.retry_after)
+        # Nothing of the batch was accepted: it goes back to the queue without using up an attempt.
+        ledger.requeue([r.delivery_id for r in live], str(exc))
+        if exc.retry_after:  # rate limited: wait as told; it is not a failure of the send
+            state.wait = max(state.wait, exc.retry_after)
+        else:
+            _failing(state, options, str(exc))
         return
     except BatchRejected as exc:
         ledger.mark("failed", [(r.delivery_id, str(exc)) for r in live])
         summary.failed += len(live)
-        _failing(state, options, str(exc), None)
+        _failing(state, options, str(exc))
+        return
+    except InDoubt as exc:
+        ledger.mark("in_doubt", [(r.delivery_id, str(exc)) for r in live])
+        summary.in_doubt += len(live)
+        _failing(state, options, str(exc))
+        return
+    except Exception as exc:  # a provider bug or an unexpected library error: whether it left is unknown
+        note = f"unexpected {type(exc).__name__} from the {summary.provider} provider: {exc}"
+        ledger.mark("in_doubt", [(r.delivery_id, note) for r in live])
+        summary.in_doubt += len(live)
+        state.stop = f"{note}; {len(live)} deliveries marked in doubt, the rest stays queued"
         return
     sent = [(r.recipient.delivery_id, r.message_id) for r in results if r.ok]
     ledger.mark_sent(sent)
     summary.sent += len(sent)
-    failed = [(r.recipient.delivery_id, r.error) for r in results if not r.ok and not r.transient]
+    failed = [(r.recipient.delivery_id, r.error) for r in results if not r.ok and not r.transient and not r.in_doubt]
     ledger.mark("failed", failed)
     summary.failed += len(failed)
+    doubtful = [(r.recipient.delivery_id, r.error) for r in results if r.in_doubt]
+    ledger.mark("in_doubt", doubtful)
+    summary.in_doubt += len(doubtful)
     retry = [r for r in results if not r.ok and r.transient]
-    if retry:
+    untried = [r.recipient.delivery_id for r in retry if r.not_attempted]
+    if untried:
+        ledger.requeue(untried, next(r.error for r in retry if r.not_attempted))
+    tried = [r for r in retry if not r.not_attempted]
+    if tried:
         by_id = {r.delivery_id: r for r in live}
-        _requeue_or_fail(ledger, [by_id[r.recipient.delivery_id] for r in retry], retry[0].error, options, summary)
+        _requeue_or_fail(ledger, [by_id[r.recipient.delivery_id] for r in tried], tried[0].error, options, summary)
     if sent:
         state.failing_batches = 0
-    elif failed or retry:
-        _failing(state, options, (retry or [r for r in results if not r.ok])[0].error, None)
+    elif failed or retry or doubtful:
+        _failing(state, options, (retry or [r for r in results if not r.ok])[0].error)
 
 
-def _failing(state: _LoopState, options: SendOptions, reason: str, retry_after: float | None) -> None:
+def _failing(state: _LoopState, options: SendOptions, reason: str) -> None:
     state.failing_batches += 1
     if state.failing_batches >= options.pause_after:
         state.stop = (f"paused after {state.failing_batches} failing batches in a row: {reason}; "
                       "the rest stays queued, run send again to continue")
     else:
-        state.wait = max(state.wait, retry_after or _backoff(state.failing_batches, options))
+        state.wait = max(state.wait, _backoff(state.failing_batches, options))
 
 
 def _recipient(row: Claimed, tokens: Tokens) -> Recipient:

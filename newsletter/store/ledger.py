@@ -163,29 +163,42 @@ class Ledger:
                 for message_id, ids in by_message.items():
                     for start in range(0, len(ids), 1000):
                         conn.execute(
-                            update(D).where(D.c.id.in_(ids[start:start + 1000]))
+                            update(D).where(D.c.id.in_(ids[start:start + 1000]), D.c.status == "sending")
                             .values(status="sent", provider_message_id=message_id or None, sent_at=now,
                                     updated_at=now, last_error=None)
                         )
             else:
                 conn.execute(
-                    update(D).where(D.c.id == bindparam("did")).values(
+                    update(D).where(D.c.id == bindparam("did"), D.c.status == "sending").values(
                         status="sent", provider_message_id=bindparam("mid"), sent_at=now, updated_at=now, last_error=None),
                     [{"did": d, "mid": m or None} for d, m in sent],
                 )
 
     def mark(self, status: str, rows: Iterable[tuple[int, str]]) -> None:
-        """(delivery id, error) pairs set to ``failed``, ``skipped`` or back to ``queued``."""
+        """(delivery id, error) pairs of claimed rows set to ``failed``, ``skipped``, ``in_doubt``
+        or back to ``queued``. Only rows still ``sending`` change: later states are never overwritten."""
         rows = list(rows)
         if not rows:
             return
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(
-                update(D).where(D.c.id == bindparam("did")).values(
+                update(D).where(D.c.id == bindparam("did"), D.c.status == "sending").values(
                     status=status, last_error=bindparam("err"), updated_at=now),
                 [{"did": d, "err": (e or None) and e[:2000]} for d, e in rows],
             )
+
+    def requeue(self, ids: Sequence[int], error: str) -> None:
+        """Back to ``queued`` after a batch nothing of which was accepted: the attempt is refunded,
+        so an outage pauses the send instead of failing everyone."""
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), 1000):
+                conn.execute(
+                    update(D).where(D.c.id.in_(list(ids[start:start + 1000])), D.c.status == "sending")
+                    .values(status="queued", attempts=D.c.attempts - 1, last_error=error[:2000], updated_at=utcnow())
+                )
 
     def attempts(self, ids: Sequence[int]) -> dict[int, int]:
         with self.engine.connect() as conn:

@@ -105,3 +105,48 @@ def test_long_values_are_folded_again_for_that_recipient(mailing):
     assert max(len(line) for line in raw.split(b"\r\n")) <= MAX_LINE
     html = parse(raw).get_body(("html",)).get_content()
     assert f"Dear {long_name}, sent to" in html.replace("\r\n", " ").replace("\n", " ")
+
+
+def test_long_and_non_ascii_names_fold_with_crlf_only(mailing):
+    for name in ("é" * 600, "A" * 1000, "Lee, Ann \"The Critic\"", "Dan\r\nBcc: evil@example.com"):
+        _, raw = MessageBuilder(mailing).build(recipient(name=name), eight_bit=True)
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        assert b"\n" not in head.replace(b"\r\n", b"")  # no bare LF
+        assert max(len(line) for line in head.split(b"\r\n")) <= 998
+        to_lines = head.split(b"\r\nTo: ")[1].split(b"\r\n")
+        assert all(len(line) <= 78 for line in to_lines[:1] + [x for x in to_lines[1:] if x.startswith(b" ")])
+        to = parse(raw)["To"]
+        assert to.addresses[0].addr_spec == "ann1@example.com"
+        # RFC 2047 decoding (the email package's new parser adds spaces between encoded words).
+        from email.header import decode_header, make_header
+
+        expected = " ".join(name.split())
+        if expected.isascii() and len(expected) <= 60:
+            assert to.addresses[0].display_name == expected
+        else:
+            raw_to = email.message_from_bytes(raw, policy=email.policy.compat32)["To"]
+            assert str(make_header(decode_header(raw_to))) == f"{expected} <ann1@example.com>"
+        assert "Bcc" not in parse(raw) and parse(raw)["Bcc"] is None
+
+
+def test_long_subjects_fold(mailing):
+    mailing.subject = "A subject that goes on " * 10
+    _, raw = MessageBuilder(mailing).build(recipient())
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    subject = head.split(b"Subject: ")[1].split(b"\r\n")
+    assert len(b"Subject: " + subject[0]) <= 78 and all(len(x) <= 78 for x in subject[1:] if x.startswith(b" "))
+    assert parse(raw)["Subject"] == " ".join(mailing.subject.split())
+
+
+def test_fold_html_never_breaks_comments_or_css_strings():
+    from newsletter.providers.message import fold_html
+
+    comment = b"<!--[if mso | IE]><table role=\"presentation\" border=\"0\"><tr><td><![endif]-->"
+    line = b"<div>" + comment * 20 + b"</div>"
+    folded = fold_html(line, text_breaks=True, limit=150)
+    assert folded is None or all(comment in part or b"<!--" not in part for part in folded.split(b"\r\n"))
+    css = b"<style>" + b".a { color: #000 } " * 20 + b".b { font-family: 'Open Sans' } " + b".c { margin: 0 } " * 20 + b"</style>"
+    folded = fold_html(css, text_breaks=True, limit=200)
+    assert folded is not None and b"'Open Sans'" in folded
+    assert folded.replace(b"\r\n", b" ") == css
+    assert fold_html(b"<style>" + b".a{color:#000}" * 30 + b"</style>", text_breaks=True, limit=200) is None  # no space

@@ -118,3 +118,39 @@ def test_dkim_signature_covers_list_unsubscribe_and_verifies(sink, mailing, tmp_
     signed = signature.replace(" ", "").replace("\r\n", "").replace("\t", "").split("h=")[1].split(";")[0].lower()
     assert "list-unsubscribe" in signed.split(":") and "list-unsubscribe-post" in signed.split(":")
     assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: record if name == b"nl._domainkey.thelongtake.example." else None)
+
+
+class SlowSink(Sink):
+    """Keeps the message, then answers too late."""
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        result = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(2.5)
+        return result
+
+
+def test_a_lost_answer_after_the_message_went_out_is_in_doubt_not_retried(mailing):
+    handler = SlowSink()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        with SmtpProvider(f"smtp://127.0.0.1:{controller.port}", connections=1, timeout=1) as smtp:
+            results = smtp.send(mailing, [recipient(1), recipient(2)])
+    finally:
+        controller.stop()
+    first, second = results
+    assert first.in_doubt and not first.ok and not first.transient
+    assert "no answer from the SMTP server after the message was sent" in first.error
+    assert second.transient and not second.in_doubt  # never handed over: safe to retry
+    assert len(handler.messages) == 1  # the server did get the first one
+
+
+def test_starttls_the_server_cannot_do_is_a_setup_error(sink, mailing):
+    from newsletter.providers import SetupError
+
+    _, port = sink
+    with SmtpProvider(f"smtp://127.0.0.1:{port}?starttls=1") as smtp:
+        with pytest.raises(SetupError, match="cannot do what NEWSLETTER_SMTP_URL asks"):
+            smtp.send(mailing, [recipient(1)])

@@ -207,3 +207,46 @@ def test_smtp_send_fails_only_the_refused_recipient(store_settings, store):
     failed = Ledger(store.engine, issue.id).rows(["failed"])
     assert [(r["email"], r["last_error"]) for r in failed] == [("reader4@example.com", "550 5.1.1 No such user here")]
     assert len(handler.messages) == 4
+
+
+def test_a_lost_sendgrid_answer_leaves_that_batch_in_doubt_and_sends_the_rest(store_settings, store, sendgrid):
+    seed(store, 2500)
+    store_settings.provider_timeout = 1.0
+    sendgrid.inject(Fault(202, delay=2.5))  # the first request is accepted, its answer comes too late
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert summary.counts == {"in_doubt": 1000, "sent": 1500}
+    assert summary.in_doubt == 1000
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    doubtful = Ledger(store.engine, issue.id).rows(["in_doubt"], limit=1)
+    assert "no answer within 1 s after the request was sent" in doubtful[0]["last_error"]
+    again = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)  # never resent silently
+    assert again.sent == 0 and again.counts == {"in_doubt": 1000, "sent": 1500}
+
+
+def test_an_outage_pauses_the_send_and_keeps_everyone_queued(store_settings, store):
+    from ..standins.smtp import free_port
+
+    seed(store, 4)
+    store_settings.provider = "smtp"
+    store_settings.smtp_url = f"smtp://127.0.0.1:{free_port()}"  # nobody listens
+    with pytest.raises(SendStopped, match="paused after 3 failing batches"):
+        send_issue(EXAMPLE_ISSUE, store_settings, SendOptions(pause_after=3), **NO_WAIT)
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    rows = Ledger(store.engine, issue.id).rows(["queued"])
+    assert len(rows) == 4 and {r["attempts"] for r in rows} == {0}
+
+
+def test_an_unexpected_provider_error_marks_the_batch_in_doubt_and_stops(store_settings, store):
+    import shutil
+
+    seed(store, 3)
+    outbox = store_settings.root / store_settings.outbox
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)  # creates the Maildir
+    assert summary.sent == 3
+    seed(store, 2, start=10)
+    shutil.rmtree(outbox / "tmp")
+    (outbox / "tmp").write_text("not a folder")  # the outbox breaks under the provider's feet
+    with pytest.raises(SendStopped, match="unexpected .* from the outbox provider"):
+        send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    assert Ledger(store.engine, issue.id).counts() == {"sent": 3, "in_doubt": 2}
