@@ -133,13 +133,15 @@ class MessageBuilder:
         head = (CRLF.join(headers) + CRLF + CRLF).encode("ascii")
         delimiter = f"--{boundary}{CRLF}".encode("ascii")
         text_8bit, html_8bit = self._eight_bit_parts() if eight_bit else (None, None)
-        html_part, text_part = None, None
-        if text_8bit is None or html_8bit is None:
+        text_body = text_8bit.fill(values) if text_8bit else None
+        html_body = html_8bit.fill(values) if html_8bit else None
+        html_part = text_part = None
+        if text_body is None or html_body is None:  # base64 for this part (a fold failed, or no 8BITMIME)
             html_part, text_part = self.mailing.rendered.personalize(values)
         return message_id, b"".join((
             head,
-            delimiter, _part("text/plain", text_8bit.fill(values) if text_8bit else None, text_part),
-            delimiter, _part("text/html", html_8bit.fill(values) if html_8bit else None, html_part),
+            delimiter, _part("text/plain", text_body, text_part),
+            delimiter, _part("text/html", html_body, html_part),
             f"--{boundary}--{CRLF}".encode("ascii"),
         ))
 

@@ -150,3 +150,13 @@ def test_fold_html_never_breaks_comments_or_css_strings():
     assert folded is not None and b"'Open Sans'" in folded
     assert folded.replace(b"\r\n", b" ") == css
     assert fold_html(b"<style>" + b".a{color:#000}" * 30 + b"</style>", text_breaks=True, limit=200) is None  # no space
+
+
+def test_a_value_too_long_to_fold_falls_back_to_base64(mailing):
+    mailing.rendered.text = mailing.rendered.text.replace("This issue was sent to", "Hi __NL_SUBSCRIBER_NAME__, sent to")
+    name = "é" * 600  # one word of 1200 bytes: no line break can make it fit
+    _, raw = MessageBuilder(mailing).build(recipient(name=name), eight_bit=True)
+    msg = parse(raw)
+    assert msg.get_body(("plain",))["Content-Transfer-Encoding"] == "base64"
+    assert f"Hi {name}, sent to" in msg.get_body(("plain",)).get_content()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
