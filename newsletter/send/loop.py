@@ -289,7 +289,8 @@ def _recipient(row: Claimed, tokens: Tokens) -> Recipient:
     sid = row.subscriber_id
     return Recipient(
         email=row.email, name=row.name,
-        unsubscribe_url=tokens.unsubscribe_url(sid), preferences_url=tokens.preferences_url(sid),
+        unsubscribe_url=tokens.unsubscribe_url(sid, row.email.lower()),
+        preferences_url=tokens.preferences_url(sid, row.email.lower()),
         subscriber_id=sid, delivery_id=row.delivery_id,
     )
 
