@@ -176,3 +176,12 @@ def test_text_excerpt_is_sanitized_markdown(tmp_path):
     a = article(tmp_path, BODY)
     ex = select(a, "text", "My *own* words <b>bold</b>", BASE)
     assert render_html(ex.blocks) == "<p>My <em>own</em> words &lt;b&gt;bold&lt;/b&gt;</p>\n"
+
+
+def test_article_url_and_image_must_be_web_addresses(tmp_path):
+    with pytest.raises(InputError) as err:
+        article(tmp_path, "Body.", front='title: "T"\nurl: "javascript:alert(1)//"\nimage: {src: "data:image/png;base64,xx", alt: "a"}')
+    assert [line.split("a.md:")[1] for line in err.value.lines()] == [
+        "3: url: must be an http(s) address or a path on the site, not 'javascript:alert(1)//'",
+        "4: image.src: must be an http(s) address or a path on the site, not 'data:image/png;base64,xx'",
+    ]

@@ -64,3 +64,14 @@ def test_db_upgrade_creates_the_default_store(publication):
     result = run_cli("db", "upgrade", cwd=publication)
     assert result.returncode == 0, result.stderr
     assert (publication / "newsletter.db").is_file()
+
+
+def test_export_neutralizes_formula_headers_and_reports_unwritable_paths(publication):
+    (publication / "f.csv").write_text('email,"=HYPERLINK(""http://evil.example"")"\nann@example.com,x\n')
+    assert run_cli("subscribers", "import", "f.csv", cwd=publication).returncode == 0
+    assert run_cli("subscribers", "export", "out.csv", cwd=publication).returncode == 0
+    header = (publication / "out.csv").read_text().splitlines()[0]
+    assert header == 'email,name,status,lists,"\'=hyperlink(""http://evil.example"")"'
+    bad = run_cli("subscribers", "export", "no/such/dir/x.csv", cwd=publication)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("no/such/dir/x.csv: cannot write:")
+    assert "Traceback" not in bad.stderr

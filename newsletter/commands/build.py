@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
+from ..errors import InputError
 from ..issue import Issue
 from ..render import RenderedIssue, html_links, render_named
 
@@ -68,10 +69,13 @@ def build(issue_name: str, settings: Settings, out: Path | None = None) -> Build
     out = out or settings.root / "build" / rendered.issue.id
     contents = {"email.html": rendered.html, "email.txt": rendered.text, "web.html": rendered.web_html}
     contents["manifest.json"] = json.dumps(manifest(rendered, contents), indent=2, ensure_ascii=False) + "\n"
-    out.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name, content in contents.items():
-        path = out / name
-        path.write_text(content, encoding="utf-8")
-        written[name] = path
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, content in contents.items():
+            path = out / name
+            path.write_text(content, encoding="utf-8")
+            written[name] = path
+    except OSError as exc:
+        raise InputError.at(out, None, f"cannot write the build: {exc.strerror or exc}") from None
     return BuildResult(rendered, out, written)

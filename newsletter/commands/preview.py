@@ -164,8 +164,12 @@ def make_handler(state: PreviewState) -> type[BaseHTTPRequestHandler]:
 
         def _static(self, relative: str) -> None:
             folder = state.settings.articles_dir.resolve()
-            target = (folder / relative).resolve()
-            if not target.is_relative_to(folder) or not target.is_file():
+            try:
+                target = (folder / relative).resolve()
+                found = target.is_relative_to(folder) and target.is_file()
+            except (ValueError, OSError):  # a NUL byte, a name too long
+                found = False
+            if not found:
                 self._send(404, b"not found", "text/plain")
                 return
             kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"

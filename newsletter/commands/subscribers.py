@@ -45,7 +45,10 @@ def list_subscribers(settings: Settings, *, list_name: str | None, status: str |
 def export(out: Path, settings: Settings, *, list_name: str | None) -> int:
     """Write subscribers to a CSV file; the number of rows written."""
     with open_store(settings) as store:
-        return export_csv(store, out, list_name=list_name)
+        try:
+            return export_csv(store, out, list_name=list_name)
+        except OSError as exc:
+            raise InputError.at(out, None, f"cannot write: {exc.strerror or exc}") from None
 
 
 def _address(email: str, *, check: bool = True) -> tuple[str, str]:

@@ -63,6 +63,7 @@ def load_article(path: Path, base_url: str) -> Article:
     reader = YamlReader(path, front, first_line=2)
     root = reader.root()
     fields_: dict = {}
+    keys: dict = {}
     if root is not None:
         keys = reader.mapping(root, "", FRONT_MATTER_KEYS, required=("title",)) or {}
         for key in ("title", "author", "author_bio", "summary", "url"):
@@ -90,6 +91,11 @@ def load_article(path: Path, base_url: str) -> Article:
                         alt=_one_line(values["alt"]),
                         caption=_one_line(values.get("caption") or ""),
                     )
+    for key, where in (("url", "url"), ("image", "image.src")):
+        value = fields_.get(key)
+        target = value.src if isinstance(value, Image) else value
+        if target and not urljoin(base_url.rstrip("/") + "/", target).startswith(("https://", "http://")):
+            reader.error(keys.get(key), where, f"must be an http(s) address or a path on the site, not {target!r}")
     if reader.problems:
         raise InputError(reader.problems)
 

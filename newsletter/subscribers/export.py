@@ -31,7 +31,7 @@ def export_csv(store: Store, out: Path, *, list_name: str | None = None) -> int:
     count = 0
     with out.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow([*COLUMNS, *extra])
+        writer.writerow([*COLUMNS, *(neutralize(k) for k in extra)])  # attribute names came from CSV headers
         for row in store.subscribers(list_name=list_name):
             cells = [row.email, row.name, row.status, ";".join(row.lists)]
             cells += [row.attributes.get(k, "") for k in extra]
