@@ -26,7 +26,11 @@ def make_provider(settings, name: str | None = None) -> Provider:
         from .outbox import OutboxProvider
 
         folder = Path(settings.outbox)
-        return OutboxProvider(folder if folder.is_absolute() else settings.root / folder)
+        folder = folder if folder.is_absolute() else settings.root / folder
+        try:
+            return OutboxProvider(folder)
+        except OSError as exc:
+            raise InputError.at(folder, None, f"the outbox cannot be a Maildir here: {exc.strerror or exc}") from None
     if name == "smtp":
         from .smtp import DkimKey, SmtpProvider
 
@@ -48,4 +52,7 @@ def make_provider(settings, name: str | None = None) -> Provider:
 
     if not settings.sendgrid_api_key:
         raise InputError.at("settings", None, "provider sendgrid needs SENDGRID_API_KEY")
+    if not settings.sendgrid_host.startswith(("https://", "http://")):
+        raise InputError.at("settings", None,
+                            f"NEWSLETTER_SENDGRID_HOST: {settings.sendgrid_host!r} is not an http(s) URL")
     return SendGridProvider(settings.sendgrid_api_key, host=settings.sendgrid_host, timeout=settings.provider_timeout)

@@ -19,7 +19,9 @@ class OutboxProvider(ProviderBase):
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.maildir = mailbox.Maildir(self.folder, create=True)
+        for sub in ("tmp", "new", "cur"):  # fail now, before anything is queued, if it cannot be a Maildir
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        self.maildir = mailbox.Maildir(self.folder, create=False)
         self._builder: MessageBuilder | None = None
 
     def send(self, mailing: Mailing, recipients: Sequence[Recipient]) -> list[Result]:

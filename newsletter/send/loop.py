@@ -110,6 +110,13 @@ def render_checked(issue_name: str, settings: Settings) -> RenderedIssue:
 
 def send_test(issue_name: str, settings: Settings, address: str, provider_name: str | None = None) -> str:
     """Send one copy to ``address``; nothing is recorded in the ledger. Returns the message id."""
+    from ..errors import InputError
+    from ..subscribers.address import BadAddress, normalize
+
+    try:
+        address = normalize(address)[0]
+    except BadAddress as exc:
+        raise InputError([Problem("--to", None, str(exc))]) from None
     rendered = render_checked(issue_name, settings)
     base = settings.base_url.rstrip("/")
     recipient = Recipient(email=address, name="", unsubscribe_url=f"{base}/unsubscribe/test",

@@ -9,6 +9,7 @@ upgrades its own database: on first use, and with ``newsletter db upgrade``.
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +74,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def make_engine(url: URL) -> Engine:
     """An engine for the URL, configured per database (no connection is made yet)."""
     backend = url.get_backend_name()
+    if backend == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        # The ledger claims rows with UPDATE … RETURNING.
+        raise _cannot_connect(url, f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed")
     kwargs: dict = {}
     if backend == "postgresql" and "connect_timeout" not in url.query:
         kwargs["connect_args"] = {"connect_timeout": 10}
@@ -106,7 +110,11 @@ def _sqlite_file_lock(engine: Engine):
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.migrate.lock", "a+") as handle:
+    try:
+        handle = open(f"{database}.migrate.lock", "a+")
+    except OSError as exc:
+        raise _cannot_connect(engine.url, exc.strerror or str(exc)) from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -271,8 +271,14 @@ class SendLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.close()  # ends the session, and with it the advisory lock
-            self._conn = None
+            import zlib
+
+            key = zlib.crc32(f"newsletter-send:{self.issue_id}".encode())
+            try:
+                self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+            finally:
+                self._conn.close()  # back to the pool: the lock must not ride along with it
+                self._conn = None
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -239,14 +239,15 @@ def test_an_outage_pauses_the_send_and_keeps_everyone_queued(store_settings, sto
 def test_an_unexpected_provider_error_marks_the_batch_in_doubt_and_stops(store_settings, store):
     import shutil
 
-    seed(store, 3)
+    seed(store, 600)  # two outbox batches (500 + 100)
     outbox = store_settings.root / store_settings.outbox
-    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)  # creates the Maildir
-    assert summary.sent == 3
-    seed(store, 2, start=10)
-    shutil.rmtree(outbox / "tmp")
-    (outbox / "tmp").write_text("not a folder")  # the outbox breaks under the provider's feet
+
+    def break_the_outbox(progress):  # after the first batch, the folder breaks under the provider's feet
+        if (outbox / "tmp").is_dir():
+            shutil.rmtree(outbox / "tmp")
+            (outbox / "tmp").write_text("not a folder")
+
     with pytest.raises(SendStopped, match="unexpected .* from the outbox provider"):
-        send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+        send_issue(EXAMPLE_ISSUE, store_settings, progress=break_the_outbox, **NO_WAIT)
     issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
-    assert Ledger(store.engine, issue.id).counts() == {"sent": 3, "in_doubt": 2}
+    assert Ledger(store.engine, issue.id).counts() == {"sent": 500, "in_doubt": 100}

@@ -98,3 +98,26 @@ def test_sends_killed_at_several_points_then_resumed_reach_everyone_once(publica
     # Everyone not in doubt was sent exactly once; those in doubt were sent at most once.
     assert len(set(delivered)) >= counts.get("sent", 0)
     assert set(delivered) | in_doubt == {f"r{i}@example.com" for i in range(n)}
+
+
+@pytest.mark.parametrize("args,env,expected", [
+    (["send", EXAMPLE_ISSUE, "--to", "not an address"], {}, "--to: invalid email address 'not an address'"),
+    (["send", EXAMPLE_ISSUE, "--to", "a@example.com\r\nBcc: x@example.com"], {}, "--to: invalid email address"),
+    (["send", EXAMPLE_ISSUE, "--to", "a@example.com", "--provider", "sendgrid"],
+     {"SENDGRID_API_KEY": "k", "NEWSLETTER_SENDGRID_HOST": "notaurl"}, "NEWSLETTER_SENDGRID_HOST: 'notaurl' is not an http(s) URL"),
+    (["send", EXAMPLE_ISSUE, "--to", "a@example.com"], {"NEWSLETTER_OUTBOX": "newsletter.toml"}, "the outbox cannot be a Maildir here"),
+    (["subscribers", "list"], {"NEWSLETTER_DATABASE_URL": "sqlite:////no/such/dir/x.db"}, "database: cannot connect to sqlite:////no/such/dir/x.db"),
+    (["build", EXAMPLE_ISSUE, "--out", "newsletter.toml/x"], {}, "newsletter.toml/x: cannot write the build"),
+])
+def test_bad_settings_and_arguments_are_one_line_exit_2(publication, args, env, expected):
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")} | env
+    result = subprocess.run([sys.executable, "-m", "newsletter", *args], cwd=publication, env=environment,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert expected in result.stderr
