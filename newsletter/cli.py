@@ -105,7 +105,8 @@ def send(
     config: ConfigOption = None,
 ) -> None:
     """Send the issue to its audience, once per subscriber; run again to continue where it stopped."""
-    from .commands.send import SendOptions, send as run, send_test
+    from .commands.send import SendOptions, send_test
+    from .commands.send import send as run
 
     settings = _settings(config)
     if to:

@@ -17,8 +17,8 @@ from urllib.parse import unquote, urlsplit
 
 from ..config import Settings
 from ..errors import NewsletterError
-from ..render import RenderedIssue, recipient_values
 from ..issue import find_issue
+from ..render import RenderedIssue, recipient_values
 from .build import render
 
 SAMPLE = {"email": "reader@example.com", "name": "Sample Reader"}

@@ -1,7 +1,15 @@
 """Providers: outbox (default), SMTP and SendGrid behind one small interface (see ``base``)."""
 
 from .base import (
-    AuthError, BatchRejected, InDoubt, Mailing, Provider, ProviderError, Recipient, Result, SetupError,
+    AuthError,
+    BatchRejected,
+    InDoubt,
+    Mailing,
+    Provider,
+    ProviderError,
+    Recipient,
+    Result,
+    SetupError,
     TransientError,
 )
 

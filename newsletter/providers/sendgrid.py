@@ -27,7 +27,15 @@ from sendgrid import SendGridAPIClient
 
 from ..render.placeholders import TOKENS
 from .base import (
-    AuthError, BatchRejected, InDoubt, Mailing, ProviderBase, ProviderError, Recipient, Result, TransientError,
+    AuthError,
+    BatchRejected,
+    InDoubt,
+    Mailing,
+    ProviderBase,
+    ProviderError,
+    Recipient,
+    Result,
+    TransientError,
 )
 from .message import list_unsubscribe
 

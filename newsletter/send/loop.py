@@ -1,28 +1,38 @@
 """The send loop: render and check once, plan the ledger, then claim → send → record, batch by batch.
 
 Exactly once: a batch is committed as ``sending`` before the provider is called and as ``sent`` or
-``failed`` after; whatever a crash leaves ``sending`` is reported ``in_doubt`` on the next run and
-only resent on purpose (``--retry-in-doubt``). Running the send again continues where it stopped.
+``failed`` after. What cannot be known is reported ``in_doubt`` and only resent on purpose
+(``--retry-in-doubt``): rows a crash left ``sending``, found at the next start, and batches whose
+answer was lost after they were handed over. Running the send again continues where it stopped.
 
-Faults: a transient error (429, 5xx, timeout) puts the batch back in the queue and waits, with
-exponential backoff and jitter (or until the rate-limit reset); a row that used up its attempts
-fails. Refused credentials stop the send at once. A batch the provider rejects fails with the
-provider's reason. After several failing batches in a row the send pauses; the rest stays queued.
+Faults: an error before anything was handed over (429, 5xx, a refused connection) puts the batch
+back in the queue without using up an attempt and waits, with exponential backoff and jitter (or
+until the rate-limit reset). A recipient the provider refuses for now (an SMTP 4xx) is retried
+until its attempts run out. Refused credentials or an impossible setup stop the send at once; a
+batch the provider rejects fails with the provider's reason; after several failing batches in a
+row the send pauses. In every case the rest stays queued.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from ..checks import check_rendered
 from ..config import Settings
 from ..errors import NewsletterError, Problem
 from ..providers import (
-    AuthError, BatchRejected, InDoubt, Mailing, Recipient, SetupError, TransientError, make_provider,
+    AuthError,
+    BatchRejected,
+    InDoubt,
+    Mailing,
+    Recipient,
+    SetupError,
+    TransientError,
+    make_provider,
 )
 from ..render import RenderedIssue, render_named
 from ..store.engine import connect
@@ -37,7 +47,8 @@ class ChecksFailed(NewsletterError):
 
 
 class SendStopped(NewsletterError):
-    """The send stopped early (credentials refused, or paused after repeated failures); exit 1."""
+    """The send stopped early (refused credentials, an impossible setup, an unexpected provider
+    error, or a pause after repeated failures); exit 1. The rest stays queued."""
 
     exit_code = 1
 
@@ -314,6 +325,6 @@ def _requeue_or_fail(ledger: Ledger, rows: list[Claimed], error: str, options: S
 
 
 def _backoff(failures: int, options: SendOptions) -> float:
-    """Exponential backoff with full jitter."""
+    """Exponential backoff with jitter: a random wait between half the ceiling and the ceiling."""
     ceiling = min(options.backoff_max, options.backoff_base * (2 ** (failures - 1)))
     return random.uniform(ceiling / 2, ceiling)

@@ -6,7 +6,6 @@ import email
 import email.policy
 import mailbox
 
-
 from newsletter.providers.message import MessageBuilder
 from newsletter.providers.outbox import OutboxProvider
 
