@@ -43,6 +43,8 @@ def run_sendgrid_standin(port_queue, stop_event, counts) -> None:
             time.sleep(0.05)
         counts[0] = standin.accepted_requests
         counts[1] = standin.accepted_recipients
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    counts[2] = int((usage.ru_utime + usage.ru_stime) * 1000)
 
 
 def run_smtp_sink(port: int, stop_event, counts) -> None:
@@ -152,7 +154,8 @@ def main() -> None:
     print(f"  {summary.sent / elapsed:,.0f} recipients/s overall, provider calls {summary.provider_calls:,} "
           f"(⌈N/1000⌉ = {-(-args.n // 1000):,}), peak RSS {peak:.0f} MB, sender CPU {cpu:.1f} s")
     if args.provider == "sendgrid":
-        print(f"  the stand-in accepted {counts[0]:,} requests for {counts[1]:,} recipients")
+        print(f"  the stand-in (its own process) accepted {counts[0]:,} requests for {counts[1]:,} recipients "
+              f"using {counts[2] / 1000:.1f} s of CPU")
     elif args.provider == "smtp":
         print(f"  the SMTP sink (aiosmtpd, its own process) accepted {counts[1]:,} messages "
               f"using {counts[2] / 1000:.1f} s of CPU")

@@ -203,7 +203,7 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
                 live = _skip_gone(ledger, rows, summary)
                 if live:
                     summary.provider_calls += 1
-                    in_flight[pool.submit(provider.send, mailing, [_recipient(r, tokens) for r in live])] = live
+                    in_flight[pool.submit(_send_batch, provider, mailing, tokens, live)] = live
             if not in_flight:
                 if drained or state.stop:
                     break
@@ -301,6 +301,12 @@ def _failing(state: _LoopState, options: SendOptions, reason: str) -> None:
                       "the rest stays queued, run send again to continue")
     else:
         state.wait = max(state.wait, _backoff(state.failing_batches, options))
+
+
+def _send_batch(provider, mailing: Mailing, tokens: Tokens, rows: list[Claimed]):
+    """In a worker thread: sign the links and hand the batch over, while the main thread works
+    the ledger."""
+    return provider.send(mailing, [_recipient(r, tokens) for r in rows])
 
 
 def _recipient(row: Claimed, tokens: Tokens) -> Recipient:
