@@ -113,7 +113,8 @@ def send(
         message_id = send_test(issue, settings, to, provider)
         out.print(f"test copy sent to {to} ({message_id or 'no message id'}); not recorded in the ledger", markup=False)
         return
-    options = SendOptions(provider=provider, retry_failed=retry_failed, retry_in_doubt=retry_in_doubt, dry_run=dry_run)
+    options = SendOptions(provider=provider, retry_failed=retry_failed, retry_in_doubt=retry_in_doubt, dry_run=dry_run,
+                          max_attempts=settings.max_attempts, pause_after=settings.pause_after)
     with _progress() as progress:
         summary = run(issue, settings, options, progress=progress)
     _print_summary(summary, settings)

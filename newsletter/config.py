@@ -61,6 +61,10 @@ class Settings:
     smtp_url: str = ""
     #: Seconds to wait for a provider's answer (SMTP, SendGrid) before the batch is in doubt.
     provider_timeout: float = 30.0
+    #: Tries per recipient for temporary refusals before the delivery fails.
+    max_attempts: int = 5
+    #: Failing batches in a row before a send pauses (the rest stays queued).
+    pause_after: int = 5
     sendgrid_api_key: str = ""
     sendgrid_host: str = "https://api.sendgrid.com"
     sendgrid_webhook_key: str = ""
@@ -174,10 +178,13 @@ def _read_file(path: Path) -> Settings:
             default = getattr(defaults, attr)
             if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
                 setattr(settings, attr, float(value))
+            elif isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+                setattr(settings, attr, value)
             elif isinstance(default, str) and isinstance(value, str):
                 setattr(settings, attr, value)
             else:
-                problems.append(Problem(shown, None, f"{key}: expected {'a number' if isinstance(default, float) else 'a string'}"))
+                kind = "a number" if isinstance(default, float) else "a whole number ≥ 1" if isinstance(default, int) else "a string"
+                problems.append(Problem(shown, None, f"{key}: expected {kind}"))
         else:
             problems.append(Problem(shown, None, f"{key}: unknown key"))
     if problems:

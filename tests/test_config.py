@@ -53,3 +53,12 @@ def test_cli_usage_error_exit_2(publication):
     assert result.returncode == 2
     assert "missing argument 'issue'" in result.stderr.lower()
     assert run_cli("check", "no-such-issue", cwd=publication).returncode == 2
+
+
+def test_numbers_for_the_send(publication):
+    (publication / "newsletter.toml").write_text("provider_timeout = 12\nmax_attempts = 3\npause_after = 2\n")
+    settings = load_settings(env={})
+    assert (settings.provider_timeout, settings.max_attempts, settings.pause_after) == (12.0, 3, 2)
+    (publication / "newsletter.toml").write_text("max_attempts = 0\n")
+    with pytest.raises(InputError, match="max_attempts: expected a whole number"):
+        load_settings(env={})
