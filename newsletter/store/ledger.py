@@ -12,7 +12,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy import Engine, and_, bindparam, exists, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..issue.model import Audience
 from .models import Delivery, MailingList, Membership, Subscriber, utcnow
@@ -60,10 +62,17 @@ class Ledger:
     # --- planning -------------------------------------------------------------------------
 
     def plan(self, audience: Audience, batch: int = PLAN_BATCH) -> int:
-        """Queue every selected subscriber not yet in the ledger, in id ranges committed one by one."""
+        """Queue every selected subscriber not yet in the ledger, in id ranges committed one by one.
+
+        Who is already there is left to the unique (issue, subscriber) index (ON CONFLICT DO
+        NOTHING): a NOT EXISTS probe would also walk the rows the same statement has just
+        inserted, which made planning quadratic in the range on PostgreSQL.
+        """
         added = 0
         with self.engine.connect() as conn:
             top = conn.execute(select(func.max(S.c.id))).scalar() or 0
+        columns = ["issue_id", "subscriber_id", "email", "status", "attempts", "queued_at", "updated_at"]
+        upsert = postgresql_insert if self.postgres else sqlite_insert
         low = 0
         while low < top:
             high = low + batch
@@ -71,18 +80,18 @@ class Ledger:
             chosen = (
                 select(literal(self.issue_id), S.c.id, S.c.email, literal("queued"), literal(0), literal(now), literal(now))
                 .where(S.c.id > low, S.c.id <= high, _audience_filter(audience))
-                .where(~exists().where(and_(D.c.issue_id == self.issue_id, D.c.subscriber_id == S.c.id)))
             )
-            statement = insert(D).from_select(
-                ["issue_id", "subscriber_id", "email", "status", "attempts", "queued_at", "updated_at"], chosen
+            statement = (
+                upsert(D).from_select(columns, chosen)
+                .on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
+                .returning(D.c.id)
             )
             with self.engine.begin() as conn:
                 # rowcount is not reliable for INSERT … SELECT on every driver (psycopg says -1).
-                added += len(conn.execute(statement.returning(D.c.id)).all())
+                added += len(conn.execute(statement).all())
             low = high
         if added and self.postgres:
-            # The planner must see the new rows, or claiming plans a scan of the whole ledger.
-            with self.engine.begin() as conn:
+            with self.engine.begin() as conn:  # the planner must see the new rows, or claiming scans
                 conn.exec_driver_sql("ANALYZE deliveries")
         return added
 
