@@ -192,14 +192,19 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
     parallel = max(1, getattr(provider, "parallel", 1))
     state = _LoopState()
     in_flight: dict[Future, list[Claimed]] = {}
+    after = 0  # keyset: the highest id claimed; rows requeued below it are picked up from 0 again
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="send") as pool:
         while True:
             drained = False
             while not state.stop and len(in_flight) < parallel:
-                rows = ledger.claim(provider.batch_size)
+                rows = ledger.claim(provider.batch_size, after)
+                if not rows and after:
+                    after = 0
+                    rows = ledger.claim(provider.batch_size, after)
                 if not rows:
                     drained = True
                     break
+                after = max(after, rows[-1].delivery_id)
                 live = _skip_gone(ledger, rows, summary)
                 if live:
                     summary.provider_calls += 1

@@ -122,10 +122,19 @@ class Ledger:
 
     # --- the send loop --------------------------------------------------------------------
 
-    def claim(self, limit: int) -> list[Claimed]:
-        """Mark up to ``limit`` queued rows ``sending`` and commit, before anything is sent."""
+    def claim(self, limit: int, after: int = 0) -> list[Claimed]:
+        """Mark up to ``limit`` queued rows ``sending`` and commit, before anything is sent.
+
+        ``after`` (the highest id claimed so far) lets the index scan start past the rows already
+        sent, whose old index entries PostgreSQL keeps until vacuum; rows put back in the queue
+        below it are found by a claim from 0, which the send loop makes before it ends.
+        """
         now = utcnow()
-        pick = select(D.c.id).where(D.c.issue_id == self.issue_id, D.c.status == "queued").order_by(D.c.id).limit(limit)
+        pick = (
+            select(D.c.id)
+            .where(D.c.issue_id == self.issue_id, D.c.status == "queued", D.c.id > after)
+            .order_by(D.c.id).limit(limit)
+        )
         if self.postgres:
             pick = pick.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
