@@ -251,3 +251,43 @@ def test_an_unexpected_provider_error_marks_the_batch_in_doubt_and_stops(store_s
         send_issue(EXAMPLE_ISSUE, store_settings, progress=break_the_outbox, **NO_WAIT)
     issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
     assert Ledger(store.engine, issue.id).counts() == {"sent": 500, "in_doubt": 100}
+
+
+def test_a_recipient_refused_for_now_is_retried_after_the_rest(store_settings, store):
+    from aiosmtpd.controller import Controller
+
+    from ..standins.smtp import Sink, free_port
+
+    class Greylisting(Sink):
+        """Refuses reader5 once with a 4xx, as a greylisting server does."""
+
+        def __init__(self):
+            super().__init__()
+            self.refused_once = False
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address == "reader5@example.com" and not self.refused_once:
+                self.refused_once = True
+                return "451 4.7.1 Greylisted, try again later"
+            return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    seed(store, 450)  # three SMTP batches: reader5 goes back in the queue behind the keyset cursor
+    handler = Greylisting()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        store_settings.provider = "smtp"
+        store_settings.smtp_url = f"smtp://127.0.0.1:{controller.port}"
+        summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    finally:
+        controller.stop()
+    assert summary.counts == {"sent": 450} and handler.refused_once
+    delivered = [rcpts[0] for _, rcpts, _ in handler.messages]
+    assert len(delivered) == len(set(delivered)) == 450
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    with store.engine.connect() as conn:
+        from sqlalchemy import text
+
+        attempts = conn.execute(text("SELECT attempts FROM deliveries WHERE email = 'reader5@example.com'")).scalar()
+    assert attempts == 2
+    assert Ledger(store.engine, issue.id).counts() == {"sent": 450}
