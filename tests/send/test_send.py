@@ -188,20 +188,13 @@ def test_audience_by_lists_and_attributes(store_settings, store):
 
 
 def test_smtp_send_fails_only_the_refused_recipient(store_settings, store):
-    from aiosmtpd.controller import Controller
-
-    from ..standins.smtp import Sink, free_port
+    from ..standins.smtp import Sink, running
 
     seed(store, 5)
     handler = Sink(refuse={"reader4@example.com"})
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        store_settings.provider = "smtp"
-        store_settings.smtp_url = f"smtp://127.0.0.1:{controller.port}"
+    with running(handler) as url:
+        store_settings.provider, store_settings.smtp_url = "smtp", url
         summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
-    finally:
-        controller.stop()
     assert (summary.sent, summary.failed) == (4, 1)
     issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
     failed = Ledger(store.engine, issue.id).rows(["failed"])
@@ -254,9 +247,7 @@ def test_an_unexpected_provider_error_marks_the_batch_in_doubt_and_stops(store_s
 
 
 def test_a_recipient_refused_for_now_is_retried_after_the_rest(store_settings, store):
-    from aiosmtpd.controller import Controller
-
-    from ..standins.smtp import Sink, free_port
+    from ..standins.smtp import Sink, running
 
     class Greylisting(Sink):
         """Refuses reader5 once with a 4xx, as a greylisting server does."""
@@ -273,14 +264,9 @@ def test_a_recipient_refused_for_now_is_retried_after_the_rest(store_settings, s
 
     seed(store, 450)  # three SMTP batches: reader5 goes back in the queue behind the keyset cursor
     handler = Greylisting()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        store_settings.provider = "smtp"
-        store_settings.smtp_url = f"smtp://127.0.0.1:{controller.port}"
+    with running(handler) as url:
+        store_settings.provider, store_settings.smtp_url = "smtp", url
         summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
-    finally:
-        controller.stop()
     assert summary.counts == {"sent": 450} and handler.refused_once
     delivered = [rcpts[0] for _, rcpts, _ in handler.messages]
     assert len(delivered) == len(set(delivered)) == 450

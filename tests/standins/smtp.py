@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Sink:
@@ -34,3 +36,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+
+
+@contextmanager
+def running(handler) -> Iterator[str]:
+    """An aiosmtpd server with ``handler`` on a free loopback port; yields its smtp:// URL."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{controller.port}"
+    finally:
+        controller.stop()
