@@ -161,6 +161,8 @@ def _print_summary(summary, settings) -> None:
         out.print(f"dry run of {summary.issue_id}: {summary.audience} subscribers in the audience; "
                   f"ledger now: {_counts(summary.counts)}; nothing sent", markup=False)
         return
+    if summary.requeued:
+        out.print(f"{summary.requeued} deliveries put back in the queue on request", markup=False)
     if summary.in_doubt:
         out.print(f"{summary.in_doubt} deliveries are in doubt: the provider's answer was lost after they "
                   "were handed over; see 'newsletter report'", markup=False)

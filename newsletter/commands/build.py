@@ -12,18 +12,11 @@ from ..errors import InputError
 from ..issue import Issue
 from ..render import RenderedIssue, html_links, render_named
 
-FILES = ("email.html", "email.txt", "web.html", "manifest.json")
-
-
-render = render_named  # what build, check and preview share with send
-
 
 def manifest(rendered: RenderedIssue, files: dict[str, str]) -> dict:
     """What an issue is made of, for review and for the send step."""
     issue: Issue = rendered.issue
-    links = list(dict.fromkeys(
-        [href for href, _ in html_links(rendered.html)] + [href for href, _ in html_links(rendered.web_html)]
-    ))
+    links = list(dict.fromkeys(rendered.links + [href for href, _ in html_links(rendered.web_html)]))
     return {
         "issue": issue.id,
         "subject": issue.subject,
@@ -65,7 +58,7 @@ class BuildResult:
 
 def build(issue_name: str, settings: Settings, out: Path | None = None) -> BuildResult:
     """Write email.html, email.txt, web.html and manifest.json; nothing is written on an error."""
-    rendered = render(issue_name, settings)
+    rendered = render_named(issue_name, settings)
     out = out or settings.root / "build" / rendered.issue.id
     contents = {"email.html": rendered.html, "email.txt": rendered.text, "web.html": rendered.web_html}
     contents["manifest.json"] = json.dumps(manifest(rendered, contents), indent=2, ensure_ascii=False) + "\n"

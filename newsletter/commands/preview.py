@@ -1,6 +1,6 @@
 """``newsletter preview``: the issue at 600 px and 375 px side by side, with its text part.
 
-Preview reuses :func:`~newsletter.commands.build.render`, so it can never drift from ``build``. The
+Preview renders with :func:`~newsletter.render.render_named`, as ``build`` does, so the two never drift. The
 page polls ``/state``; when a file of the publication changed since the last render, the issue is
 rendered again. A render error is shown on the page, and the server keeps running.
 """
@@ -18,8 +18,7 @@ from urllib.parse import unquote, urlsplit
 from ..config import Settings
 from ..errors import NewsletterError
 from ..issue import find_issue
-from ..render import RenderedIssue, recipient_values
-from .build import render
+from ..render import RenderedIssue, recipient_values, render_named
 
 SAMPLE = {"email": "reader@example.com", "name": "Sample Reader"}
 
@@ -61,7 +60,7 @@ class PreviewState:
                 return
             self._stamp = stamp
             try:
-                self.rendered = render(self.issue_name, self.settings)
+                self.rendered = render_named(self.issue_name, self.settings)
                 self.error = []
             except NewsletterError as exc:
                 self.error = exc.lines()

@@ -9,6 +9,7 @@ mark: whether it left is unknown, so it becomes ``in_doubt`` and is never resent
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -261,14 +262,12 @@ class SendLock:
         self.issue_id = issue_id
         self._conn = None
         self._file = None
+        self._key = zlib.crc32(f"newsletter-send:{issue_id}".encode())  # the advisory lock's number
 
     def acquire(self) -> bool:
-        import zlib
-
         if self.engine.dialect.name == "postgresql":
             self._conn = self.engine.connect()
-            key = zlib.crc32(f"newsletter-send:{self.issue_id}".encode())
-            got = self._conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
+            got = self._conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({self._key})").scalar()
             if not got:
                 self._conn.close()
                 self._conn = None
@@ -289,11 +288,8 @@ class SendLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            import zlib
-
-            key = zlib.crc32(f"newsletter-send:{self.issue_id}".encode())
             try:
-                self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+                self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({self._key})")
             finally:
                 self._conn.close()  # back to the pool: the lock must not ride along with it
                 self._conn = None
