@@ -118,7 +118,7 @@ def send(
     with _progress() as progress:
         summary = run(issue, settings, options, progress=progress)
     _print_summary(summary, settings)
-    if summary.failed or summary.in_doubt or summary.in_doubt_found:
+    if summary.failed or summary.counts.get("in_doubt"):
         raise typer.Exit(1)
 
 
@@ -169,6 +169,10 @@ def _print_summary(summary, settings) -> None:
     out.print(f"{summary.issue_id} via {summary.provider}: {summary.sent} sent, {summary.failed} failed, "
               f"{summary.skipped} skipped in {summary.elapsed:.1f} s ({summary.rate:,.0f}/s, "
               f"{summary.provider_calls} provider calls); ledger: {_counts(summary.counts)}", markup=False)
+    earlier = summary.counts.get("in_doubt", 0) - summary.in_doubt - summary.in_doubt_found
+    if earlier > 0:
+        out.print(f"{earlier} deliveries are still in doubt from earlier runs: see 'newsletter report "
+                  f"{summary.issue_id}'; resend them with --retry-in-doubt", markup=False)
     if summary.provider == "outbox" and summary.sent:
         from pathlib import Path
 
