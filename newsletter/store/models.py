@@ -31,6 +31,10 @@ DELIVERY_STATUSES = (
     "queued", "sending", "sent", "failed", "in_doubt", "skipped",
     "delivered", "bounced", "complained", "opened", "clicked",
 )
+#: A scheduled send's life: ``scheduled`` → ``running`` → ``sent`` | ``failed`` | ``refused``;
+#: ``interrupted`` (stopped gracefully, resumes), ``missed`` (due past the grace), ``skipped`` (a
+#: recurring occurrence with nothing new), ``cancelled`` (unscheduled).
+SCHEDULE_STATES = ("scheduled", "running", "interrupted", "sent", "failed", "missed", "refused", "skipped", "cancelled")
 
 # Named constraints, so migrations can refer to them on every database.
 NAMING = {
@@ -121,4 +125,40 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScheduledSend(Base):
+    """One send due at a time: a one-off issue, or one occurrence of a recurring issue.
+
+    ``issue`` is how the issue file is found (its name in ``issues/``); ``issue_id`` is the id the
+    ledger uses (an occurrence's own id for a recurring issue). A scheduler claims a due row by
+    moving it ``scheduled`` → ``running`` in one statement, and holds it by renewing ``lease_until``.
+    """
+
+    __tablename__ = "scheduled_sends"
+    __table_args__ = (
+        CheckConstraint(_in("state", SCHEDULE_STATES), name="state"),
+        Index("ix_scheduled_sends_state", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[str] = mapped_column(String(200), unique=True)
+    issue: Mapped[str] = mapped_column(String(1000))
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    #: The zone the time was given in, to show it back as written.
+    zone: Mapped[str] = mapped_column(String(64))
+    #: A cron expression (publication's zone) for a recurring issue; the next occurrence follows.
+    repeat: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Why it was missed, refused, failed or skipped; the counts when it was sent.
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: Slugs of the articles an occurrence carried, so the next one takes newer ones.
+    articles: Mapped[list[str] | None] = mapped_column(JsonType)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
