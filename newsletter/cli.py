@@ -99,14 +99,21 @@ def send(
     issue: IssueArg,
     to: Annotated[Optional[str], typer.Option("--to", help="Send one test copy to this address (not recorded).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and count; send nothing.")] = False,
+    now: Annotated[bool, typer.Option("--now", help="Send even though the issue's send_at is still ahead.")] = False,
     provider: Annotated[Optional[str], typer.Option(help="outbox | smtp | sendgrid (default: from settings).")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Send again to those whose delivery failed.")] = False,
     retry_in_doubt: Annotated[bool, typer.Option("--retry-in-doubt", help="Send again to those left in doubt by a crash.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Send the issue to its audience, once per subscriber; run again to continue where it stopped."""
-    from .commands.send import SendOptions, send_test
+    """Send the issue to its audience, once per subscriber; run again to continue where it stopped.
+
+    SIGTERM or Ctrl-C stops gracefully (the batches in flight are finished and recorded; exit 143 or
+    130); a second signal stops at once."""
+    import threading
+
+    from .commands.send import SendInterrupted, SendOptions, send_test
     from .commands.send import send as run
+    from .commands.signals import exit_code, graceful
 
     settings = _settings(config)
     if to:
@@ -114,9 +121,22 @@ def send(
         out.print(f"test copy sent to {to} ({message_id or 'no message id'}); not recorded in the ledger", markup=False)
         return
     options = SendOptions(provider=provider, retry_failed=retry_failed, retry_in_doubt=retry_in_doubt, dry_run=dry_run,
-                          max_attempts=settings.max_attempts, pause_after=settings.pause_after)
-    with _progress() as progress:
-        summary = run(issue, settings, options, progress=progress)
+                          respect_send_at=not now, max_attempts=settings.max_attempts, pause_after=settings.pause_after)
+    stop = threading.Event()
+
+    def first(signum: int) -> None:
+        err.print("stopping: no new batch is claimed; the batches in flight finish and are recorded "
+                  "(a second signal stops at once)", markup=False)
+
+    with graceful(stop, on_first=first) as received, _progress() as progress:
+        try:
+            summary = run(issue, settings, options, progress=progress, stop=stop)
+        except SendInterrupted as exc:
+            summary = exc.summary
+            _print_summary(summary, settings)
+            err.print(f"{summary.issue_id}: {exc.problems[0].message}; run 'newsletter send {issue}' to continue",
+                      markup=False)
+            raise typer.Exit(exit_code(received.get("signal", 2))) from None
     _print_summary(summary, settings)
     if summary.failed or summary.counts.get("in_doubt"):
         raise typer.Exit(1)
@@ -183,6 +203,75 @@ def _print_summary(summary, settings) -> None:
 
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "empty"
+
+
+@app.command()
+def schedule(
+    issue: IssueArg,
+    at: Annotated[Optional[str], typer.Option("--at", help="When, instead of the issue's send_at: ISO 8601 with an offset, "
+                                                "'2026-11-26 08:00 America/New_York', or plain (the publication's zone).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check the issue and register its send at send_at (or --at); again, to move it."""
+    from .commands.schedule import schedule as run
+    from .issue.times import shown
+
+    settings = _settings(config)
+    row = run(issue, settings, at)
+    repeat = f' (repeats "{row.repeat}")' if row.repeat else ""
+    out.print(f"scheduled {row.issue_id} for {shown(row.due_at, settings.timezone)}{repeat}; "
+              "'newsletter scheduler' sends it", markup=False)
+
+
+@app.command()
+def unschedule(issue: IssueArg, config: ConfigOption = None) -> None:
+    """Cancel an issue's scheduled send (a recurring issue: its next occurrence and those after)."""
+    from .commands.schedule import unschedule as run
+
+    rows = run(issue, _settings(config))
+    if not rows:
+        out.print(f"not scheduled: {issue}", markup=False)
+        raise typer.Exit(1)
+    for row in rows:
+        out.print(f"unscheduled {row.issue_id}", markup=False)
+
+
+@app.command()
+def scheduled(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Every scheduled, running, sent, missed and refused send, with its times and reasons."""
+    import json
+
+    from .commands.schedule import scheduled as run
+
+    rows = run(_settings(config))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print("nothing scheduled", markup=False)
+    for row in rows:
+        line = f"{row['issue_id']}  {row['state']}  {row['due']}"
+        if row["repeat"]:
+            line += f'  repeats "{row["repeat"]}"'
+        if row["claimed_by"]:
+            line += f"  by {row['claimed_by']}"
+        if row["reason"]:
+            line += f"  — {row['reason']}"
+        out.print(line, markup=False)
+
+
+@app.command()
+def scheduler(config: ConfigOption = None) -> None:
+    """Run the scheduled sends, in the foreground (one log line per step). SIGTERM or Ctrl-C stops
+    gracefully: sends in progress finish their batches in flight and resume at the next start."""
+    from .commands.schedule import run_scheduler
+
+    code = run_scheduler(_settings(config))
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -65,6 +65,12 @@ class Settings:
     max_attempts: int = 5
     #: Failing batches in a row before a send pauses (the rest stays queued).
     pause_after: int = 5
+    #: Seconds after its time within which a send missed while no scheduler ran still goes out;
+    #: later, it is marked ``missed`` and reported, never sent by surprise.
+    schedule_grace: float = 3600.0
+    #: Seconds a scheduler holds a running send without renewing its claim; after that (it died),
+    #: another scheduler takes the send over and resumes it through the ledger.
+    scheduler_lease: float = 60.0
     sendgrid_api_key: str = ""
     sendgrid_host: str = "https://api.sendgrid.com"
     sendgrid_webhook_key: str = ""
@@ -199,6 +205,10 @@ def _validate(settings: Settings) -> list[Problem]:
         problems.append(
             Problem(where, None, f"provider: {settings.provider!r} is not one of {', '.join(PROVIDERS)}")
         )
+    for key in ("schedule_grace", "scheduler_lease", "provider_timeout"):
+        value = getattr(settings, key)
+        if not value > 0 or value == float("inf"):  # also refuses NaN
+            problems.append(Problem(where, None, f"{key}: expected a number of seconds above 0, not {value!r}"))
     if not re.match(r"^https?://[^/\s]+", settings.base_url):
         problems.append(Problem(where, None, f"base_url: {settings.base_url!r} is not an absolute http(s) URL"))
     return problems

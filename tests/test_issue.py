@@ -118,7 +118,7 @@ def test_cli_reports_bad_input_with_exit_2_and_no_traceback(publication):
     for command in ("build", "check"):
         result = run_cli(command, "test-issue", cwd=publication)
         assert result.returncode == 2, result
-        assert result.stderr.strip() == "issues/test-issue.yaml:2: subjet: unknown key (expected one of: id, subject, preheader, send_at, audience, template, intro, sections)"
+        assert result.stderr.strip() == "issues/test-issue.yaml:2: subjet: unknown key (expected one of: id, subject, preheader, send_at, repeat, audience, template, intro, sections)"
         assert "Traceback" not in result.stderr + result.stdout
     assert not (publication / "build").exists()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 from ..config import Settings
-from ..send import SendOptions, SendSummary, send_issue, send_test
+from ..send import SendInterrupted, SendOptions, SendSummary, send_issue, send_test
 
-__all__ = ["SendOptions", "SendSummary", "send", "send_test"]
+__all__ = ["SendInterrupted", "SendOptions", "SendSummary", "send", "send_test"]
 
 
-def send(issue_name: str, settings: Settings, options: SendOptions, progress=None) -> SendSummary:
-    return send_issue(issue_name, settings, options, progress=progress)
+def send(issue_name: str, settings: Settings, options: SendOptions, progress=None,
+         stop: threading.Event | None = None) -> SendSummary:
+    return send_issue(issue_name, settings, options, progress=progress, stop=stop)

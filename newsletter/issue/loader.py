@@ -5,20 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from yaml.nodes import SequenceNode
+from yaml.nodes import MappingNode, SequenceNode
 
 from ..config import Settings
 from ..content import ArticleLibrary, ExcerptError, select
 from ..content.excerpts import KINDS as EXCERPT_KINDS
 from ..errors import InputError, Problem
 from ..yamlnodes import YamlReader
-from .model import LAYOUTS, Audience, Issue, Item, Section
+from .model import LAYOUTS, Audience, Issue, Item, Occurrence, Section
+from .times import cron_problem, parse_send_at
 
-ISSUE_KEYS = ("id", "subject", "preheader", "send_at", "audience", "template", "intro", "sections")
+ISSUE_KEYS = ("id", "subject", "preheader", "send_at", "repeat", "audience", "template", "intro", "sections")
 SECTION_KEYS = ("heading", "items")
-ITEM_KEYS = ("article", "excerpt", "layout", "title")
+ITEM_KEYS = ("article", "latest", "excerpt", "layout", "title")
+#: Excerpts that make sense for whichever article ``{latest: N}`` picks.
+LATEST_EXCERPTS = ("paragraphs", "words", "text")
 EXCERPT_KEYS = (*EXCERPT_KINDS, "by")
 AUDIENCE_KEYS = ("lists", "where")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -34,30 +36,13 @@ def find_issue(name: str, settings: Settings) -> Path:
     raise InputError.at(name, None, f"no such issue (looked in {settings.issues_dir})")
 
 
-def parse_send_at(text: str, default_zone: str) -> dt.datetime:
-    """ISO 8601 with an offset, or followed by a zone name; plain times use the publication's zone."""
-    original = text = text.strip()
-    zone_name = None
-    if " " in text and re.search(r"[A-Za-z]$", text):
-        text, zone_name = text.rsplit(" ", 1)
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f'"{original}" is not an ISO 8601 date and time like 2026-11-26T08:00:00-05:00') from None
-    if zone_name:
-        if when.tzinfo is not None:
-            raise ValueError("give an offset or a zone name, not both")
-        try:
-            when = when.replace(tzinfo=ZoneInfo(zone_name))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f'unknown time zone "{zone_name}"') from None
-    elif when.tzinfo is None:
-        when = when.replace(tzinfo=ZoneInfo(default_zone))
-    return when
+def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | None = None,
+               occurrence: Occurrence | None = None) -> Issue:
+    """Validate the issue and resolve its articles and excerpts; raise every problem at once.
 
-
-def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | None = None) -> Issue:
-    """Validate the issue and resolve its articles and excerpts; raise every problem at once."""
+    For one occurrence of a recurring issue, ``occurrence`` gives its id and the articles earlier
+    occurrences carried, which ``{latest: N}`` passes over.
+    """
     path = Path(path)
     library = library or ArticleLibrary(settings.articles_dir, settings.base_url)
     try:
@@ -96,6 +81,16 @@ def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | N
             reader.error(keys["template"], "template",
                          f'unknown template "{template}" (available: {", ".join(available) or "none"})')
 
+    repeat = None
+    if "repeat" in keys:
+        repeat = reader.string(keys["repeat"], "repeat")
+        if repeat is not None:
+            problem = cron_problem(repeat, settings.timezone)
+            if problem:
+                reader.error(keys["repeat"], "repeat", problem)
+            if "send_at" in keys:
+                reader.error(keys["send_at"], "send_at", "a recurring issue takes its times from repeat, not send_at")
+
     send_at = None
     if "send_at" in keys:
         raw = reader.string(keys["send_at"], "send_at")
@@ -118,6 +113,7 @@ def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | N
                 if all(p is not None for p in picked):
                     audience.where[attr] = picked
 
+    picker = _LatestPicker(library, occurrence, article_problems)
     sections: list[Section] = []
     section_nodes = reader.sequence(keys["sections"], "sections") if "sections" in keys else None
     if section_nodes is not None and not section_nodes:
@@ -133,30 +129,103 @@ def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | N
         if item_nodes is not None and not item_nodes:
             reader.error(skeys["items"], f"{where}.items", "a section needs at least one item")
         for i_index, i_node in enumerate(item_nodes or []):
-            item = _load_item(reader, i_node, f"{where}.items[{i_index}]", library, settings,
-                              slot=f"{s_index + 1}-{i_index + 1}", article_problems=article_problems)
-            if item is not None:
-                items.append(item)
-        sections.append(Section(heading=heading, items=items))
+            items.extend(_load_items(reader, i_node, f"{where}.items[{i_index}]", library, settings,
+                                     section=s_index + 1, first=len(items) + 1, picker=picker,
+                                     article_problems=article_problems))
+        if items or not picker.used:  # a section of {latest: N} with nothing new is left out
+            sections.append(Section(heading=heading, items=items))
 
-    problems = reader.problems + article_problems
+    problems = list(dict.fromkeys(reader.problems + article_problems))  # a {latest: N} item may repeat one
     if problems:
         raise InputError(problems)
+    if picker.used and not any(section.items for section in sections):
+        sections = []  # nothing new: the scheduler skips this occurrence; check says why
     items = [item for section in sections for item in section.items]
     if items and not any(item.layout == "lead" for item in items) and items[0].layout == "card":
         items[0].layout = "lead"
     return Issue(
-        id=issue_id, path=path, subject=subject, preheader=preheader, template=template,
-        sections=sections, intro=intro, send_at=send_at, audience=audience,
+        id=occurrence.id if occurrence else issue_id, path=path, subject=subject, preheader=preheader,
+        template=template, sections=sections, intro=intro, send_at=send_at, audience=audience,
+        repeat=repeat, uses_latest=picker.used, new_articles=picker.picked,
     )
 
 
-def _load_item(reader: YamlReader, node, where: str, library: ArticleLibrary, settings: Settings,
-               slot: str, article_problems: list[Problem]) -> Item | None:
-    keys = reader.mapping(node, where, ITEM_KEYS, required=("article",))
-    if keys is None or "article" not in keys:
-        return None
-    slug = reader.string(keys["article"], f"{where}.article")
+class _LatestPicker:
+    """Hands out the newest articles for ``{latest: N}`` items, each at most once per issue."""
+
+    def __init__(self, library: ArticleLibrary, occurrence: Occurrence | None, problems: list[Problem]):
+        self.library = library
+        self.occurrence = occurrence
+        self.problems = problems
+        self.used = False
+        self.picked: list[str] = []
+        self._queue: list[str] | None = None
+
+    def take(self, n: int) -> list[str]:
+        self.used = True
+        if self._queue is None:
+            self._queue = self._candidates()
+        chosen, self._queue = self._queue[:n], self._queue[n:]
+        self.picked.extend(chosen)
+        return chosen
+
+    def _candidates(self) -> list[str]:
+        if self.occurrence is not None and self.occurrence.pinned is not None:
+            return [slug for slug in self.occurrence.pinned if self.library.exists(slug)]
+        exclude = self.occurrence.exclude if self.occurrence else frozenset()
+        dated = []
+        for slug in self.library.slugs():
+            if slug in exclude:
+                continue
+            try:
+                article = self.library.get(slug)
+            except InputError as exc:
+                self.problems.extend(p for p in exc.problems if p not in self.problems)
+                continue
+            dated.append((article.date or dt.date.min, slug))
+        return [slug for _, slug in sorted(dated, reverse=True)]
+
+
+def _load_items(reader: YamlReader, node, where: str, library: ArticleLibrary, settings: Settings, section: int,
+                first: int, picker: _LatestPicker, article_problems: list[Problem]) -> list[Item]:
+    """One item, or the articles a ``{latest: N}`` item stands for."""
+    keys = reader.mapping(node, where, ITEM_KEYS)
+    if keys is None:
+        return []
+    if "latest" not in keys:
+        if "article" not in keys:
+            reader.error(node, where, "missing required key 'article' (or 'latest: N' for the newest articles)")
+            return []
+        item = _load_item(reader, keys, node, where, library, settings, slot=f"{section}-{first}",
+                          article_problems=article_problems)
+        return [item] if item is not None else []
+    if "article" in keys or "title" in keys:
+        clash = "article" if "article" in keys else "title"
+        reader.error(keys[clash], f"{where}.{clash}", "an item names an article or takes the latest, not both")
+        return []
+    n = reader.integer(keys["latest"], f"{where}.latest", minimum=1)
+    if n is None:
+        return []
+    excerpt = keys.get("excerpt")
+    if isinstance(excerpt, MappingNode):
+        kinds = [k.value for k, _ in excerpt.value if k.value in EXCERPT_KINDS and k.value not in LATEST_EXCERPTS]
+        if kinds:
+            reader.error(excerpt, f"{where}.excerpt",
+                         f"{kinds[0]} fits one article only; the latest articles take {', '.join(LATEST_EXCERPTS)}")
+            return []
+    items = []
+    for slug in picker.take(n):
+        item = _load_item(reader, keys, node, where, library, settings, slot=f"{section}-{first + len(items)}",
+                          article_problems=article_problems, slug=slug)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _load_item(reader: YamlReader, keys: dict, node, where: str, library: ArticleLibrary, settings: Settings,
+               slot: str, article_problems: list[Problem], slug: str | None = None) -> Item | None:
+    """One item naming its article (or, for ``{latest: N}``, given the ``slug`` picked for it)."""
+    slug = slug or reader.string(keys["article"], f"{where}.article")
     if slug is None:
         return None
     if not library.exists(slug):

@@ -39,6 +39,19 @@ class Audience:
     where: dict[str, list[str | int | float | bool]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Occurrence:
+    """One send of a recurring issue: its own id, and which articles ``{latest: N}`` may take.
+
+    ``pinned`` (the articles an interrupted occurrence already carried) wins over choosing anew, so
+    a resumed occurrence sends what it began with.
+    """
+
+    id: str
+    exclude: frozenset[str] = frozenset()
+    pinned: tuple[str, ...] | None = None
+
+
 @dataclass
 class Issue:
     id: str
@@ -50,6 +63,11 @@ class Issue:
     intro: str = ""
     send_at: dt.datetime | None = None
     audience: Audience = field(default_factory=Audience)
+    #: A cron expression (publication's zone) for a recurring issue; each occurrence has its own id.
+    repeat: str | None = None
+    #: Whether some items are ``{latest: N}``; ``new_articles`` are the slugs those picked.
+    uses_latest: bool = False
+    new_articles: list[str] = field(default_factory=list)
 
     @property
     def items(self) -> list[Item]:

@@ -1,5 +1,19 @@
 """Send: plan the ledger, claim batches, hand them to a provider, record every result."""
 
-from .loop import SendOptions, SendStopped, SendSummary, send_issue, send_test
+from .loop import (
+    NotDue,
+    SendBusy,
+    SendInterrupted,
+    SendOptions,
+    SendStopped,
+    SendSummary,
+    render_checked,
+    send_issue,
+    send_rendered,
+    send_test,
+)
 
-__all__ = ["SendOptions", "SendStopped", "SendSummary", "send_issue", "send_test"]
+__all__ = [
+    "NotDue", "SendBusy", "SendInterrupted", "SendOptions", "SendStopped", "SendSummary", "render_checked",
+    "send_issue", "send_rendered", "send_test",
+]

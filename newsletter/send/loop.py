@@ -11,11 +11,17 @@ until the rate-limit reset). A recipient the provider refuses for now (an SMTP 4
 until its attempts run out. Refused credentials or an impossible setup stop the send at once; a
 batch the provider rejects fails with the provider's reason; after several failing batches in a
 row the send pauses. In every case the rest stays queued.
+
+Stopping: when the ``stop`` event is set (SIGTERM or Ctrl-C in the command, a scheduler shutting
+down), no new batch is claimed; the batches in flight finish and are recorded, so a graceful stop
+leaves nothing ``sending`` and nothing in doubt, and :class:`SendInterrupted` says how to continue.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -34,7 +40,8 @@ from ..providers import (
     TransientError,
     make_provider,
 )
-from ..render import RenderedIssue, render_named
+from ..issue import Issue
+from ..render import RenderedIssue, render_issue, render_named
 from ..store.engine import connect
 from ..store.ledger import Claimed, Ledger, SendLock
 from ..tokens import Tokens
@@ -53,12 +60,33 @@ class SendStopped(NewsletterError):
     exit_code = 1
 
 
+class SendInterrupted(NewsletterError):
+    """Stopped on request (a signal): the batches in flight were finished and recorded; the rest
+    stays queued. Exit 130 after SIGINT, 143 after SIGTERM, as shells report a signalled process."""
+
+    def __init__(self, message: str, summary: "SendSummary", exit_code: int = 130):
+        super().__init__(message)
+        self.summary = summary
+        self.exit_code = exit_code
+
+
+class SendBusy(SendStopped):
+    """Another process holds this issue's send lock; nothing was changed."""
+
+
+class NotDue(NewsletterError):
+    """The issue is due later (``send_at``) or repeats on a schedule: ``send`` without ``--now``
+    leaves it to the scheduler (exit 2)."""
+
+
 @dataclass
 class SendOptions:
     provider: str | None = None
     retry_failed: bool = False
     retry_in_doubt: bool = False
     dry_run: bool = False
+    #: Refuse an issue whose ``send_at`` is still ahead, or that repeats (``send`` without ``--now``).
+    respect_send_at: bool = False
     #: Tries per recipient before a transient failure becomes ``failed``.
     max_attempts: int = 5
     #: Failing batches in a row before the send pauses.
@@ -110,9 +138,9 @@ def mailing_for(rendered: RenderedIssue, settings: Settings) -> Mailing:
     )
 
 
-def render_checked(issue_name: str, settings: Settings) -> RenderedIssue:
-    """Render the issue and refuse it if any pre-send check fails."""
-    rendered = render_named(issue_name, settings)
+def render_checked(issue: str | Issue, settings: Settings) -> RenderedIssue:
+    """Render the issue (a name, or one already loaded) and refuse it if any pre-send check fails."""
+    rendered = render_named(issue, settings) if isinstance(issue, str) else render_issue(issue, settings)
     problems = check_rendered(rendered)
     if problems:
         raise ChecksFailed(problems + [Problem("send", None, "nothing was sent: fix the problems above")])
@@ -148,10 +176,45 @@ def send_issue(
     options: SendOptions | None = None,
     progress: Callable[[Progress], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> SendSummary:
     """Send the issue to its audience, once per subscriber; resumable at any point."""
     options = options or SendOptions()
     rendered = render_checked(issue_name, settings)
+    if options.respect_send_at and not options.dry_run:
+        _refuse_if_not_due(rendered.issue, settings)
+    return send_rendered(rendered, settings, options, progress=progress, sleep=sleep, stop=stop)
+
+
+def _refuse_if_not_due(issue, settings: Settings) -> None:
+    shown = f"newsletter schedule {issue.path.stem}" if issue.path.parent == settings.issues_dir else f"newsletter schedule {issue.path}"
+    if issue.repeat:
+        raise NotDue([Problem(str(issue.id), None, f'repeats ("{issue.repeat}"): the scheduler sends each occurrence; '
+                                                    f"run '{shown}' and 'newsletter scheduler'")])
+    now = dt.datetime.now(dt.timezone.utc)
+    if issue.send_at is not None and issue.send_at > now:
+        from zoneinfo import ZoneInfo
+
+        local = issue.send_at.astimezone(ZoneInfo(settings.timezone))
+        raise NotDue([Problem(str(issue.id), None, f"due at {local:%Y-%m-%d %H:%M %Z} ({settings.timezone}), "
+                                                    f"not yet: schedule it with '{shown}', or send now with --now")])
+
+
+def send_rendered(
+    rendered: RenderedIssue,
+    settings: Settings,
+    options: SendOptions | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
+    started: Callable[[SendSummary, int], None] | None = None,
+) -> SendSummary:
+    """Send an issue already rendered and checked: plan the ledger, then claim → send → record.
+
+    ``stop``, once set, ends the send gracefully (:class:`SendInterrupted`); ``started`` is told the
+    summary and the queue's length once the ledger is planned.
+    """
+    options = options or SendOptions()
     issue = rendered.issue
     provider = make_provider(settings, options.provider)
     summary = SendSummary(issue_id=issue.id, provider=provider.name, dry_run=options.dry_run)
@@ -160,8 +223,9 @@ def send_issue(
     lock = SendLock(engine, issue.id)
     if not lock.acquire():
         provider.close()
-        raise SendStopped(f"a send of {issue.id} is already running")
-    started = time.monotonic()
+        engine.dispose()
+        raise SendBusy(f"a send of {issue.id} is already running")
+    begun = time.monotonic()
     try:
         if options.dry_run:  # changes nothing, not even rows an interrupted run left behind
             summary.audience = ledger.count_audience(issue.audience)
@@ -175,20 +239,25 @@ def send_issue(
         summary.planned = ledger.plan(issue.audience)
         counts = ledger.counts()
         total = counts.get("queued", 0)
+        if started:
+            started(summary, total)
         with provider:
             _run(ledger, provider, mailing_for(rendered, settings), Tokens.for_settings(settings),
-                 options, summary, total, started, progress, sleep)
+                 options, summary, total, begun, progress, sleep, stop or threading.Event())
     finally:
         lock.release()
-        summary.elapsed = time.monotonic() - started
+        summary.elapsed = time.monotonic() - begun
         summary.counts = ledger.counts()
         engine.dispose()
     return summary
 
 
 def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: SendOptions,
-         summary: SendSummary, total: int, started: float, progress, sleep) -> None:
-    """Keep up to ``provider.parallel`` batches in flight; only this thread touches the ledger."""
+         summary: SendSummary, total: int, started: float, progress, sleep, stop: threading.Event) -> None:
+    """Keep up to ``provider.parallel`` batches in flight; only this thread touches the ledger.
+
+    Once ``stop`` is set nothing more is claimed, and the loop ends when what is in flight is recorded.
+    """
     parallel = max(1, getattr(provider, "parallel", 1))
     state = _LoopState()
     in_flight: dict[Future, list[Claimed]] = {}
@@ -196,7 +265,7 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="send") as pool:
         while True:
             drained = False
-            while not state.stop and len(in_flight) < parallel:
+            while not state.stop and not stop.is_set() and len(in_flight) < parallel:
                 rows = ledger.claim(provider.batch_size, after)
                 if not rows and after:
                     after = 0
@@ -210,7 +279,7 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
                     summary.provider_calls += 1
                     in_flight[pool.submit(_send_batch, provider, mailing, tokens, live)] = live
             if not in_flight:
-                if drained or state.stop:
+                if drained or state.stop or stop.is_set():
                     break
                 continue
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -220,11 +289,17 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
                 finished = summary.sent + summary.failed + summary.skipped
                 progress(Progress(finished, max(total, finished), summary.sent, summary.failed, summary.skipped,
                                   time.monotonic() - started))
-            if state.wait and not state.stop:
-                sleep(state.wait)
+            if state.wait and not state.stop and not stop.is_set():
+                if sleep is time.sleep:
+                    stop.wait(state.wait)  # a stop request cuts the backoff short
+                else:
+                    sleep(state.wait)
             state.wait = 0.0
     if state.stop:
         raise SendStopped(state.stop)
+    if stop.is_set() and not drained:
+        raise SendInterrupted(f"stopped: {summary.sent} sent in this run, the batches in flight were finished "
+                              "and recorded; the rest stays queued", summary)
 
 
 @dataclass

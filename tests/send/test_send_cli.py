@@ -27,11 +27,11 @@ def with_subscribers(publication):
 
 def test_send_report_and_resend(with_subscribers):
     pub = with_subscribers
-    result = run_cli("send", EXAMPLE_ISSUE, cwd=pub)
+    result = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=pub)
     assert result.returncode == 0, result.stderr
     assert "6 sent, 0 failed" in result.stdout and f"{pub}/outbox/new" in result.stdout
     assert len(list(mailbox.Maildir(pub / "outbox", create=False).keys())) == 6
-    again = run_cli("send", EXAMPLE_ISSUE, cwd=pub)
+    again = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=pub)
     assert again.returncode == 0 and "0 sent" in again.stdout
     report = json.loads(run_cli("report", EXAMPLE_ISSUE, "--json", cwd=pub).stdout)
     assert report["counts"] == {"sent": 6} and report["failures"] == [] and report["in_doubt"] == []
@@ -54,7 +54,7 @@ def test_test_copy_and_dry_run_record_nothing(with_subscribers):
 
 
 def test_unknown_provider_is_refused_before_anything_is_queued(with_subscribers):
-    result = run_cli("send", EXAMPLE_ISSUE, "--provider", "pigeon", cwd=with_subscribers)
+    result = run_cli("send", EXAMPLE_ISSUE, "--now", "--provider", "pigeon", cwd=with_subscribers)
     assert result.returncode == 2
     assert "provider: 'pigeon' is not one of outbox, smtp, sendgrid" in result.stderr
     report = json.loads(run_cli("report", EXAMPLE_ISSUE, "--json", cwd=with_subscribers).stdout)
@@ -76,12 +76,12 @@ def test_sends_killed_at_several_points_then_resumed_reach_everyone_once(publica
         env.update(NEWSLETTER_PROVIDER="sendgrid", SENDGRID_API_KEY="k", NEWSLETTER_SENDGRID_HOST=standin.url,
                    NO_PROXY="127.0.0.1,localhost")
         for kill_after in (0.3, 1.2, 0.9, 1.5):
-            process = subprocess.Popen([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE],
+            process = subprocess.Popen([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE, "--now"],
                                        cwd=publication, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(kill_after)
             process.send_signal(signal.SIGKILL)
             process.wait()
-        final = subprocess.run([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE], cwd=publication,
+        final = subprocess.run([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE, "--now"], cwd=publication,
                                env=env, capture_output=True, text=True, timeout=120)
         delivered = [d.email for d in standin.delivered]
 
@@ -119,12 +119,12 @@ def test_send_exits_1_while_rows_of_an_earlier_run_are_in_doubt(publication):
         ledger = Ledger(store.engine, issue.id)
         ledger.plan(issue.audience)
         ledger.claim(1)  # claimed, then the process died before recording the answer
-    first = run_cli("send", EXAMPLE_ISSUE, cwd=publication)
+    first = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=publication)
     assert first.returncode == 1 and "1 deliveries were interrupted" in first.stdout, first.stdout + first.stderr
-    second = run_cli("send", EXAMPLE_ISSUE, cwd=publication)
+    second = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=publication)
     assert second.returncode == 1, second.stdout + second.stderr
     assert "1 deliveries are still in doubt from earlier runs" in second.stdout
-    resolved = run_cli("send", EXAMPLE_ISSUE, "--retry-in-doubt", cwd=publication)
+    resolved = run_cli("send", EXAMPLE_ISSUE, "--now", "--retry-in-doubt", cwd=publication)
     assert resolved.returncode == 0, resolved.stdout + resolved.stderr
 
 
