@@ -125,7 +125,7 @@ def zone_label(when: dt.datetime) -> str:
 
 def shown(when: dt.datetime, zone_name: str) -> str:
     """``2026-11-26 08:00 EST (America/New_York) = 13:00 UTC``-style text for people."""
-    local = when.astimezone(zone(zone_name))
     utc = when.astimezone(UTC)
+    local = utc.astimezone(zone(zone_name))  # via UTC: a time that does not exist is shown as it runs
     day = "" if utc.date() == local.date() else f"{utc:%Y-%m-%d} "
     return f"{local:%Y-%m-%d %H:%M %Z} ({zone_name}) = {day}{utc:%H:%M} UTC"
