@@ -20,12 +20,12 @@ from ..store.schedule import Schedule, ScheduleConflict, ScheduledRow
 from .signals import exit_code, graceful
 
 
-def schedule(name: str, settings: Settings, at: str | None = None) -> ScheduledRow:
+def schedule(name: str, settings: Settings, at: str | None = None, now: dt.datetime | None = None) -> ScheduledRow:
     """Check the issue, then register (or move) its send; a recurring issue gets its next occurrence."""
     path = find_issue(name, settings)
     issue = render_checked(name, settings).issue
     ref = issue_name(path, settings)
-    now = utcnow()
+    now = now or utcnow()
     engine = connect(settings)
     try:
         table = Schedule(engine)

@@ -106,7 +106,7 @@ class Scheduler:
             if self._jobs.get(row.id) != row.due_at:
                 known = row.id in self._jobs
                 self._jobs[row.id] = row.due_at
-                self._aps.add_job(self._fire, "date", run_date=row.due_at, id=f"send-{row.id}", args=[row.id],
+                self._aps.add_job(self.fire, "date", run_date=row.due_at, id=f"send-{row.id}", args=[row.id],
                                   replace_existing=True)
                 self.log.info("%s: %s at %s", "moved" if known else "waiting", row.issue_id,
                               shown(row.due_at, self.settings.timezone))
@@ -122,7 +122,7 @@ class Scheduler:
 
     # --- jobs -------------------------------------------------------------------------------
 
-    def _fire(self, row_id: int) -> None:
+    def fire(self, row_id: int) -> None:
         """A date job's time came: claim the row (one scheduler wins) and send it."""
         if self.stop.is_set():
             return

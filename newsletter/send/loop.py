@@ -85,7 +85,7 @@ class SendOptions:
     retry_failed: bool = False
     retry_in_doubt: bool = False
     dry_run: bool = False
-    #: Refuse an issue whose ``send_at`` is still ahead, or that repeats (``send`` without ``--now``).
+    #: Refuse an issue whose ``send_at`` is still ahead (``send`` without ``--now``).
     respect_send_at: bool = False
     #: Tries per recipient before a transient failure becomes ``failed``.
     max_attempts: int = 5
@@ -181,23 +181,24 @@ def send_issue(
     """Send the issue to its audience, once per subscriber; resumable at any point."""
     options = options or SendOptions()
     rendered = render_checked(issue_name, settings)
-    if options.respect_send_at and not options.dry_run:
-        _refuse_if_not_due(rendered.issue, settings)
+    if not options.dry_run:
+        _refuse_if_not_due(rendered.issue, settings, options.respect_send_at)
     return send_rendered(rendered, settings, options, progress=progress, sleep=sleep, stop=stop)
 
 
-def _refuse_if_not_due(issue, settings: Settings) -> None:
-    shown = f"newsletter schedule {issue.path.stem}" if issue.path.parent == settings.issues_dir else f"newsletter schedule {issue.path}"
+def _refuse_if_not_due(issue: Issue, settings: Settings, respect_send_at: bool) -> None:
+    """A recurring issue is only sent by the scheduler, occurrence by occurrence; one whose
+    ``send_at`` is ahead waits for it unless the editor says ``--now``."""
+    here = issue.path.resolve().parent == settings.issues_dir.resolve()
+    command = f"newsletter schedule {issue.path.stem if here else issue.path}"
     if issue.repeat:
-        raise NotDue([Problem(str(issue.id), None, f'repeats ("{issue.repeat}"): the scheduler sends each occurrence; '
-                                                    f"run '{shown}' and 'newsletter scheduler'")])
-    now = dt.datetime.now(dt.timezone.utc)
-    if issue.send_at is not None and issue.send_at > now:
-        from zoneinfo import ZoneInfo
+        raise NotDue([Problem(issue.id, None, f'repeats ("{issue.repeat}"): the scheduler sends each occurrence; '
+                                              f"run '{command}' and 'newsletter scheduler'")])
+    if respect_send_at and issue.send_at is not None and issue.send_at > dt.datetime.now(dt.timezone.utc):
+        from ..issue.times import shown
 
-        local = issue.send_at.astimezone(ZoneInfo(settings.timezone))
-        raise NotDue([Problem(str(issue.id), None, f"due at {local:%Y-%m-%d %H:%M %Z} ({settings.timezone}), "
-                                                    f"not yet: schedule it with '{shown}', or send now with --now")])
+        raise NotDue([Problem(issue.id, None, f"due at {shown(issue.send_at, settings.timezone)}, not yet: "
+                                              f"schedule it with '{command}', or send it now with --now")])
 
 
 def send_rendered(
