@@ -149,3 +149,42 @@ def test_bad_settings_and_arguments_are_one_line_exit_2(publication, args, env, 
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert expected in result.stderr
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_a_send_gracefully_with_nothing_in_doubt(publication, sig, code):
+    """SIGTERM or Ctrl-C: nothing new is claimed, the batches in flight finish and are recorded, one
+    line says how to continue; the next run sends the rest, and nobody gets two copies."""
+    n = 6000
+    (publication / "subscribers").mkdir(exist_ok=True)
+    csv = publication / "subscribers" / "many.csv"
+    csv.write_text("email,name,lists\n" + "".join(f"r{i}@example.com,R {i},weekly\n" for i in range(n)))
+    assert run_cli("subscribers", "import", str(csv), cwd=publication).returncode == 0
+
+    from newsletter.config import load_settings
+    from newsletter.send.report import report as ledger_report
+
+    with SendGridStandIn(api_key="k") as standin:
+        standin.delay = 1.0  # six batches, two at a time, a second each: the signal lands inside the send
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+        env.update(NEWSLETTER_PROVIDER="sendgrid", SENDGRID_API_KEY="k", NEWSLETTER_SENDGRID_HOST=standin.url,
+                   NO_PROXY="127.0.0.1,localhost")
+        process = subprocess.Popen([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE, "--now"],
+                                   cwd=publication, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 90
+        while standin.accepted_requests < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == code, stdout + stderr
+        assert "Traceback" not in stderr
+        assert f"run 'newsletter send {EXAMPLE_ISSUE}' to continue" in stderr
+        counts = ledger_report(EXAMPLE_ISSUE, load_settings(env={}), limit=n)["counts"]
+        assert set(counts) <= {"sent", "queued"} and counts.get("queued"), counts  # nothing sending, nothing in doubt
+        assert counts["sent"] == len(standin.delivered), "a batch that went out was not recorded"
+
+        rest = subprocess.run([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE, "--now"], cwd=publication,
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert rest.returncode == 0, rest.stdout + rest.stderr
+        delivered = sorted(d.email for d in standin.delivered)
+    assert delivered == sorted(f"r{i}@example.com" for i in range(n))
