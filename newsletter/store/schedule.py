@@ -19,8 +19,9 @@ from .models import ScheduledSend, utcnow
 
 T = ScheduledSend.__table__
 UTC = dt.timezone.utc
-#: States in which a send has begun and its ledger holds the truth: never scheduled afresh.
-BEGUN = ("running", "interrupted", "sent", "failed")
+#: States in which a send is under way or done: not scheduled afresh. (A ``failed`` send, stopped
+#: with the rest queued, may be scheduled again: it resumes through the ledger.)
+BEGUN = ("running", "interrupted", "sent")
 #: States of an occurrence whose articles went out (or are going out).
 CARRIED = ("running", "interrupted", "sent", "failed")
 
@@ -120,7 +121,7 @@ class Schedule:
         """Schedule the send, or move its time; :class:`ScheduleConflict` once it has begun."""
         now = utcnow()
         values = dict(issue=issue, due_at=due_at.astimezone(UTC), zone=zone, repeat=repeat, state="scheduled",
-                      reason=None, claimed_by=None, lease_until=None, updated_at=now)
+                      reason=None, claimed_by=None, lease_until=None, finished_at=None, updated_at=now)
         with self.engine.begin() as conn:
             conn.execute(
                 self._insert(T).values(issue_id=issue_id, attempts=0, created_at=now, **values)
