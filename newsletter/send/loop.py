@@ -64,10 +64,11 @@ class SendInterrupted(NewsletterError):
     """Stopped on request (a signal): the batches in flight were finished and recorded; the rest
     stays queued. Exit 130 after SIGINT, 143 after SIGTERM, as shells report a signalled process."""
 
-    def __init__(self, message: str, summary: "SendSummary", exit_code: int = 130):
+    exit_code = 130
+
+    def __init__(self, message: str, summary: "SendSummary"):
         super().__init__(message)
         self.summary = summary
-        self.exit_code = exit_code
 
 
 class SendBusy(SendStopped):
@@ -175,7 +176,7 @@ def send_issue(
     settings: Settings,
     options: SendOptions | None = None,
     progress: Callable[[Progress], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     stop: threading.Event | None = None,
 ) -> SendSummary:
     """Send the issue to its audience, once per subscriber; resumable at any point."""
@@ -206,7 +207,7 @@ def send_rendered(
     settings: Settings,
     options: SendOptions | None = None,
     progress: Callable[[Progress], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     stop: threading.Event | None = None,
     started: Callable[[SendSummary, int], None] | None = None,
 ) -> SendSummary:
@@ -291,10 +292,7 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
                 progress(Progress(finished, max(total, finished), summary.sent, summary.failed, summary.skipped,
                                   time.monotonic() - started))
             if state.wait and not state.stop and not stop.is_set():
-                if sleep is time.sleep:
-                    stop.wait(state.wait)  # a stop request cuts the backoff short
-                else:
-                    sleep(state.wait)
+                (sleep or stop.wait)(state.wait)  # by default a stop request cuts the wait short
             state.wait = 0.0
     if state.stop:
         raise SendStopped(state.stop)

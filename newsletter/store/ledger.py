@@ -9,7 +9,7 @@ mark: whether it left is unknown, so it becomes ``in_doubt`` and is never resent
 from __future__ import annotations
 
 import datetime as dt
-import zlib
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -262,11 +262,15 @@ class SendLock:
         self.issue_id = issue_id
         self._conn = None
         self._file = None
-        self._key = zlib.crc32(f"newsletter-send:{issue_id}".encode())  # the advisory lock's number
+        self._key = 0  # the advisory lock's number, set when it is taken
 
     def acquire(self) -> bool:
         if self.engine.dialect.name == "postgresql":
             self._conn = self.engine.connect()
+            # Advisory locks are per database: the schema keeps stores that share one apart.
+            schema = self._conn.exec_driver_sql("SELECT current_schema()").scalar()
+            digest = hashlib.blake2b(f"newsletter-send:{schema}:{self.issue_id}".encode(), digest_size=8).digest()
+            self._key = int.from_bytes(digest, "big", signed=True)
             got = self._conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({self._key})").scalar()
             if not got:
                 self._conn.close()

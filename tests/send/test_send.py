@@ -6,6 +6,8 @@ from __future__ import annotations
 import email
 import email.policy
 import mailbox
+import os
+import secrets
 
 import pytest
 
@@ -277,3 +279,41 @@ def test_a_recipient_refused_for_now_is_retried_after_the_rest(store_settings, s
         attempts = conn.execute(text("SELECT attempts FROM deliveries WHERE email = 'reader5@example.com'")).scalar()
     assert attempts == 2
     assert Ledger(store.engine, issue.id).counts() == {"sent": 450}
+
+
+def test_the_send_lock_is_one_per_issue_and_store(store_settings, store, database_url):
+    """Two stores sharing one PostgreSQL database (schemas apart) never block each other's sends."""
+    from newsletter.store.ledger import SendLock
+
+    first = SendLock(store.engine, EXAMPLE_ISSUE)
+    assert first.acquire()
+    try:
+        assert not SendLock(store.engine, EXAMPLE_ISSUE).acquire(), "one send per issue at a time"
+        other = SendLock(store.engine, "another-issue")
+        assert other.acquire()
+        other.release()
+        if database_url:
+            import psycopg
+            from sqlalchemy import create_engine
+
+            from ..storefixtures import PG_ENV
+
+            base = os.environ[PG_ENV]
+            plain = base.replace("postgresql+psycopg", "postgresql")
+            schema = f"t_{secrets.token_hex(6)}"
+            with psycopg.connect(plain, autocommit=True) as conn:
+                conn.execute(f"CREATE SCHEMA {schema}")
+            try:
+                neighbour = create_engine(f"{base}?options=-csearch_path%3D{schema}")
+                lock = SendLock(neighbour, EXAMPLE_ISSUE)
+                assert lock.acquire(), "a store in another schema was blocked"
+                lock.release()
+                neighbour.dispose()
+            finally:
+                with psycopg.connect(plain, autocommit=True) as conn:
+                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        first.release()
+    again = SendLock(store.engine, EXAMPLE_ISSUE)
+    assert again.acquire()
+    again.release()

@@ -16,6 +16,22 @@ from ..conftest import EXAMPLE_ISSUE, REPO, run_cli
 from ..standins.sendgrid import SendGridStandIn
 
 
+def import_many(publication, n: int) -> None:
+    """``r0@example.com`` … on the list ``weekly``, imported as a user would."""
+    (publication / "subscribers").mkdir(exist_ok=True)
+    csv = publication / "subscribers" / "many.csv"
+    csv.write_text("email,name,lists\n" + "".join(f"r{i}@example.com,R {i},weekly\n" for i in range(n)))
+    assert run_cli("subscribers", "import", str(csv), cwd=publication).returncode == 0
+
+
+def sendgrid_env(standin: SendGridStandIn) -> dict[str, str]:
+    """The environment of a ``newsletter`` process sending through the stand-in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    env.update(NEWSLETTER_PROVIDER="sendgrid", SENDGRID_API_KEY=standin.api_key, NEWSLETTER_SENDGRID_HOST=standin.url,
+               NO_PROXY="127.0.0.1,localhost")
+    return env
+
+
 @pytest.fixture
 def with_subscribers(publication):
     (publication / "subscribers").mkdir(exist_ok=True)
@@ -65,16 +81,11 @@ def test_sends_killed_at_several_points_then_resumed_reach_everyone_once(publica
     """SIGKILL a SendGrid send at several moments; after resuming, every subscriber got exactly one
     copy, or is reported in doubt (killed between SendGrid's answer and our commit)."""
     n = 3000
-    (publication / "subscribers").mkdir(exist_ok=True)
-    csv = publication / "subscribers" / "many.csv"
-    csv.write_text("email,name,lists\n" + "".join(f"r{i}@example.com,R {i},weekly\n" for i in range(n)))
-    assert run_cli("subscribers", "import", str(csv), cwd=publication).returncode == 0
+    import_many(publication, n)
 
     with SendGridStandIn(api_key="k") as standin:
         standin.delay = 0.4  # each batch of 1000 takes a while: kills land inside requests too
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
-        env.update(NEWSLETTER_PROVIDER="sendgrid", SENDGRID_API_KEY="k", NEWSLETTER_SENDGRID_HOST=standin.url,
-                   NO_PROXY="127.0.0.1,localhost")
+        env = sendgrid_env(standin)
         for kill_after in (0.3, 1.2, 0.9, 1.5):
             process = subprocess.Popen([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE, "--now"],
                                        cwd=publication, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -156,19 +167,14 @@ def test_a_signal_stops_a_send_gracefully_with_nothing_in_doubt(publication, sig
     """SIGTERM or Ctrl-C: nothing new is claimed, the batches in flight finish and are recorded, one
     line says how to continue; the next run sends the rest, and nobody gets two copies."""
     n = 6000
-    (publication / "subscribers").mkdir(exist_ok=True)
-    csv = publication / "subscribers" / "many.csv"
-    csv.write_text("email,name,lists\n" + "".join(f"r{i}@example.com,R {i},weekly\n" for i in range(n)))
-    assert run_cli("subscribers", "import", str(csv), cwd=publication).returncode == 0
+    import_many(publication, n)
 
     from newsletter.config import load_settings
     from newsletter.send.report import report as ledger_report
 
     with SendGridStandIn(api_key="k") as standin:
         standin.delay = 1.0  # six batches, two at a time, a second each: the signal lands inside the send
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
-        env.update(NEWSLETTER_PROVIDER="sendgrid", SENDGRID_API_KEY="k", NEWSLETTER_SENDGRID_HOST=standin.url,
-                   NO_PROXY="127.0.0.1,localhost")
+        env = sendgrid_env(standin)
         process = subprocess.Popen([sys.executable, "-m", "newsletter", "send", EXAMPLE_ISSUE, "--now"],
                                    cwd=publication, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 90
