@@ -277,15 +277,17 @@ def scheduler(config: ConfigOption = None) -> None:
 @app.command()
 def report(
     issue: IssueArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (always complete).")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="List every failed and in-doubt delivery.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Delivery results by status; failures and in-doubt deliveries listed."""
+    """Delivery results by status; failures and in-doubt deliveries listed (the first 20 of each
+    unless --all)."""
     import json
 
     from .send.report import report as run
 
-    data = run(issue, _settings(config))
+    data = run(issue, _settings(config), limit=None if as_json or show_all else REPORT_PAGE)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -295,8 +297,18 @@ def report(
         out.print(f"queued from {data['started']}, last sent {data['finished'] or '-'}{rate}", markup=False)
     for row in data["failures"]:
         out.print(f"failed: {row['email']}: {row['error']} ({row['attempts']} attempts)", markup=False)
+    _more(data["counts"].get("failed", 0) - len(data["failures"]), "failed")
     for row in data["in_doubt"]:
         out.print(f"in doubt: {row['email']}: {row['note']}", markup=False)
+    _more(data["counts"].get("in_doubt", 0) - len(data["in_doubt"]), "in doubt")
+
+
+REPORT_PAGE = 20
+
+
+def _more(hidden: int, what: str) -> None:
+    if hidden > 0:
+        out.print(f"and {hidden:,} more {what} (--all lists them, --json too)", markup=False)
 
 
 @subscribers_app.command("import")

@@ -21,8 +21,12 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat()
 
 
-def report(issue_name: str, settings: Settings, limit: int = 200) -> dict:
-    """Counts per status, failures with their errors, in-doubt rows, when, and how fast."""
+def report(issue_name: str, settings: Settings, limit: int | None = None) -> dict:
+    """Counts per status, failures with their errors, in-doubt rows, when, and how fast.
+
+    ``limit`` cuts the failed and in-doubt lists (the counts always say how many there are);
+    None lists them all.
+    """
     issue = load_issue(find_issue(issue_name, settings), settings)
     engine = connect(settings)
     try:

@@ -232,7 +232,8 @@ class Ledger:
             ).all()
         return {status: count for status, count in rows}
 
-    def rows(self, statuses: Sequence[str], limit: int = 1000) -> list[dict]:
+    def rows(self, statuses: Sequence[str], limit: int | None = 1000) -> list[dict]:
+        """The rows in these states, oldest first; ``limit`` None for all of them."""
         with self.engine.connect() as conn:
             result = conn.execute(
                 select(D.c.id, D.c.subscriber_id, D.c.email, D.c.status, D.c.attempts, D.c.last_error,

@@ -194,3 +194,28 @@ def test_a_signal_stops_a_send_gracefully_with_nothing_in_doubt(publication, sig
         assert rest.returncode == 0, rest.stdout + rest.stderr
         delivered = sorted(d.email for d in standin.delivered)
     assert delivered == sorted(f"r{i}@example.com" for i in range(n))
+
+
+def test_report_pages_long_lists_and_says_how_many_more(publication):
+    from newsletter.config import load_settings
+    from newsletter.issue import find_issue, load_issue
+    from newsletter.store import NewSubscriber, open_store
+    from newsletter.store.ledger import Ledger
+
+    settings = load_settings(env={})
+    issue = load_issue(find_issue(EXAMPLE_ISSUE, settings), settings)
+    with open_store(settings) as store:
+        store.upsert_subscribers([NewSubscriber(email=f"r{i}@example.com", key=f"r{i}@example.com", lists=["weekly"])
+                                  for i in range(55)], status="confirmed")
+        ledger = Ledger(store.engine, issue.id)
+        ledger.plan(issue.audience)
+        rows = ledger.claim(55)
+        ledger.mark("failed", [(r.delivery_id, "550 no such user") for r in rows[:30]])
+        ledger.mark("in_doubt", [(r.delivery_id, "answer lost") for r in rows[30:]])
+    page = run_cli("report", EXAMPLE_ISSUE, cwd=publication).stdout
+    assert page.count("failed: r") == 20 and "and 10 more failed" in page
+    assert page.count("in doubt: r") == 20 and "and 5 more in doubt" in page
+    everything = run_cli("report", EXAMPLE_ISSUE, "--all", cwd=publication).stdout
+    assert everything.count("failed: r") == 30 and everything.count("in doubt: r") == 25 and "more" not in everything
+    data = json.loads(run_cli("report", EXAMPLE_ISSUE, "--json", cwd=publication).stdout)
+    assert len(data["failures"]) == 30 and len(data["in_doubt"]) == 25
