@@ -50,6 +50,9 @@ BAD = [
      'issues/test-issue.yaml:6: sections[0].items[0].excerpt: no paragraph of balagov-beanpole contains "zebra crossing"'),
     ("excerpt matches twice", "subject: S\n" + GOOD_ITEM.replace('{paragraphs: "1"}', '{quote: "Sokurov"}'),
      'issues/test-issue.yaml:6: sections[0].items[0].excerpt: "Sokurov" matches'),
+    ("quote from a question attributed to another", "subject: S\n" + GOOD_ITEM.replace(
+        '{paragraphs: "1"}', '{quote: "What book impressed you", by: Kantemir Balagov}'),
+     "issues/test-issue.yaml:6: sections[0].items[0].excerpt.by: the passage is from a question, in Godfrey Cheshire's words, not Kantemir Balagov's"),
     ("question matches nothing", "subject: S\n" + GOOD_ITEM.replace('{paragraphs: "1"}', '{qa: "favourite colour"}'),
      "issues/test-issue.yaml:6: sections[0].items[0].excerpt: no question of balagov-beanpole contains"),
     ("range out of bounds", "subject: S\n" + GOOD_ITEM.replace('"1"', '"1-500"'),
