@@ -67,7 +67,7 @@ def test_email_fits_the_screen_hides_the_preheader_and_describes_every_image(bro
     assert overflow["scroll"] <= width, overflow
     assert overflow["wide"] == [], overflow
 
-    preheader = page.locator("body > div").first
+    preheader = page.locator("div.preheader")
     assert preheader.text_content().strip() == result.rendered.issue.preheader
     assert not preheader.is_visible()
 
@@ -88,7 +88,7 @@ def test_phone_layout_is_narrower_than_desktop(browser, settings, publication):
     for width in (375, 600):
         page = browser.new_page(viewport={"width": width, "height": 800})
         page.goto(result.files["email.html"].as_uri())
-        widths[width] = page.evaluate("() => document.querySelector('h2.title').getBoundingClientRect().width")
+        widths[width] = page.evaluate("() => document.querySelector('.title.lead').getBoundingClientRect().width")
         page.close()
     assert widths[375] < 375 - 40 < widths[600]
 
@@ -119,7 +119,7 @@ def test_preview_shows_both_widths_and_the_text_and_follows_edits(browser, previ
     assert page.locator("#desktop").get_attribute("width") == "600"
     assert page.locator("#phone").get_attribute("width") == "375"
     phone = page.frame_locator("#phone")
-    assert "Balagov" in phone.locator("h2.title").inner_text()
+    assert "Balagov" in phone.locator(".title.lead").inner_text()
     assert "reader@example.com" in page.locator("#text").text_content()  # filled with a sample recipient
 
     article = publication / "articles" / "wings-shepitko.md"

@@ -127,10 +127,10 @@ def test_cli_reports_bad_input_with_exit_2_and_no_traceback(publication):
 
 
 def test_template_syntax_error_names_the_template_line(publication):
-    (publication / "templates" / "partials" / "item-card.mjml").write_text(
+    (publication / "templates" / "partials" / "group-card.mjml").write_text(
         "<mj-section>\n<mj-column>\n<mj-text>{{ item.title }</mj-text>\n</mj-column>\n</mj-section>\n"
     )
     result = run_cli("build", EXAMPLE_ISSUE, cwd=publication)
     assert result.returncode == 2
-    assert result.stderr.startswith("templates/partials/item-card.mjml:3: template syntax error:"), result.stderr
+    assert result.stderr.startswith("templates/partials/group-card.mjml:3: template syntax error:"), result.stderr
     assert "Traceback" not in result.stderr
