@@ -38,6 +38,10 @@ def test_mjml_python_itself_copies_unknown_elements():
     (wrap("<mj-text>x"), "<mj-text> is not closed before </mj-column>"),
     (wrap("<p>loose</p>"), "HTML <p> directly inside <mj-column>"),
     (wrap('<mj-image src="x" alt="two\nlines" />'), "attribute alt of <mj-image> spans lines"),
+    (wrap('<mj-image src="x" alt="a" padding="0 24px" />'), 'padding="0 24px" on <mj-image>: mjml-python drops'),
+    (wrap('<mj-text padding="8px 24px 0">x</mj-text>'), 'padding="8px 24px 0" on <mj-text>'),
+    (wrap('<mj-button inner-padding="0 10px">x</mj-button>'), 'inner-padding="0 10px"'),
+    ("<mjml><mj-head><mj-attributes><mj-all padding-left=\"0\" /></mj-attributes></mj-head></mjml>", 'padding-left="0" on <mj-all>'),
 ])
 def test_lint_catches_what_mjml_python_lets_through(mjml, message):
     problems = lint(mjml)
@@ -46,6 +50,14 @@ def test_lint_catches_what_mjml_python_lets_through(mjml, message):
 
 def test_lint_accepts_the_example_theme(rendered):
     assert lint(rendered.mjml) == []
+    assert lint(wrap('<mj-image src="x" alt="a" padding="0px 24px 10.0px" />')) == []
+
+
+@pytest.mark.parametrize("padding,width", [("0 24px", "600"), ("0px 24px", "552")])
+def test_mjml_python_ignores_a_padding_with_a_bare_zero(padding, width):
+    # The trap the lint guards against: Outlook sizes the image by this attribute.
+    html = mjml2html(wrap(f'<mj-image src="x" alt="a" padding="{padding}" />'))
+    assert re.search(r'<img[^>]*width="(\d+)"', html).group(1) == width
 
 
 def test_unknown_element_in_the_theme_stops_the_build(publication):
