@@ -93,6 +93,22 @@ def test_phone_layout_is_narrower_than_desktop(browser, settings, publication):
     assert widths[375] < 375 - 40 < widths[600]
 
 
+def test_preview_copy_opens_from_disk_with_every_image_and_a_sample_reader(browser, settings, publication):
+    result = build(EXAMPLE_ISSUE, settings, publication / "out")
+    page = browser.new_page(viewport={"width": 600, "height": 800})
+    requested = []
+    page.route("**/*", lambda route: (requested.append(route.request.url), route.continue_()
+                                      if route.request.url.startswith("file:") else route.abort()))
+    page.goto((publication / "out" / "preview.html").as_uri())
+    page.wait_for_load_state("load")
+    images = page.evaluate("() => [...document.images].map(i => [i.currentSrc, i.complete && i.naturalWidth > 0])")
+    assert images and all(loaded for _, loaded in images), images
+    assert all(url.startswith("file:") for url in requested)  # nothing fetched from the web
+    assert "This issue was sent to reader@example.com" in page.locator("body").inner_text()
+    assert "__NL_" not in page.content()
+    page.close()
+
+
 @pytest.fixture
 def preview(settings, publication):
     server = serve(EXAMPLE_ISSUE, settings, "127.0.0.1", 0)
