@@ -58,7 +58,7 @@ BAD = [
     ("range out of bounds", "subject: S\n" + GOOD_ITEM.replace('"1"', '"1-500"'),
      'issues/test-issue.yaml:6: sections[0].items[0].excerpt: paragraphs "1-500" out of range'),
     ("unknown template", "subject: S\ntemplate: monthly\n" + GOOD_ITEM,
-     'issues/test-issue.yaml:2: template: unknown template "monthly" (available: weekly)'),
+     'issues/test-issue.yaml:2: template: unknown template "monthly" (available: letter, weekly)'),
     ("unparseable send_at", "subject: S\nsend_at: next tuesday\n" + GOOD_ITEM,
      "issues/test-issue.yaml:2: send_at: \"next tuesday\" is not an ISO 8601 date"),
     ("unknown zone", "subject: S\nsend_at: 2026-11-26T08:00 Mars/Olympus\n" + GOOD_ITEM,

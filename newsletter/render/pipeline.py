@@ -91,7 +91,8 @@ class _Collector(HTMLParser):
         if tag in ("a", "area") and attributes.get("href") is not None:
             self.links.append((attributes["href"] or "", self.getpos()[0]))
         elif tag == "img":
-            self.images.append({"src": attributes.get("src"), "alt": attributes.get("alt")})
+            self.images.append({"src": attributes.get("src"), "alt": attributes.get("alt"),
+                                "width": attributes.get("width")})
 
     handle_startendtag = handle_starttag
 
