@@ -132,8 +132,9 @@ def test_paragraph_ranges(tmp_path):
 def test_quote_is_exactly_the_passage_and_folds_quotes_and_case(tmp_path):
     a = article(tmp_path, BODY)
     ex = select(a, "quote", 'says "Cinema is a tool"', BASE)
-    assert ex.quote == "says “cinema is a tool"  # as the article writes it; the closing mark is the template's
-    assert select(a, "quote", '"cinema is a tool"', BASE).quote == "cinema is a tool"  # never doubled marks
+    assert ex.quote == "says ‘cinema is a tool’"  # as written; marks inside a quotation become single
+    assert select(a, "quote", '"cinema is a tool"', BASE).quote == "cinema is a tool"  # the template adds “…”
+    assert select(a, "quote", 'says "cinema is a tool" once', BASE).quote == "says ‘cinema is a tool’ once"
     assert select(a, "quote", "I think it was", BASE).in_question is False
     assert select(a, "quote", "What book impressed", BASE).in_question is True
     with pytest.raises(ExcerptError, match="no paragraph of a contains"):

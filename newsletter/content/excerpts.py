@@ -100,7 +100,6 @@ def _with_figures(article: Article, chosen: list[Block]) -> list[Block]:
             if first <= block.line <= last and (block.kind == "figure" or block.line in by_line)]
 
 
-_QUOTE_MARKS = "\"'“”‘’«»„"
 
 
 def by_quote(article: Article, needle_text: str) -> Excerpt:
@@ -119,9 +118,17 @@ def by_quote(article: Article, needle_text: str) -> Excerpt:
         lines = ", ".join(f"line {b.line}" for b, *_ in hits)
         raise ExcerptError(f'"{_preview(needle_text)}" matches {len(hits)} places in {article.slug} ({lines}); quote more of it')
     block, text, start, end = hits[0]
-    # Exactly the passage: the template sets its own quotation marks, so the article's are left out.
-    quote = text[start:end].strip().strip(_QUOTE_MARKS).strip()
-    return Excerpt("quote", needle_text, quote=quote, in_question=block.kind == "question")
+    return Excerpt("quote", needle_text, quote=_as_pull_quote(text[start:end]), in_question=block.kind == "question")
+
+
+def _as_pull_quote(passage: str) -> str:
+    """Exactly the passage, ready to sit inside the template's own “…”: quotation marks around
+    all of it are dropped, and double marks inside become single (a quotation within a quotation),
+    so the closing marks never double up."""
+    passage = passage.strip()
+    if len(passage) > 1 and passage[0] in "“\"" and passage[-1] in "”\"":
+        passage = passage[1:-1].strip()
+    return passage.replace("“", "‘").replace("”", "’")
 
 
 def by_question(article: Article, needle_text: str) -> Excerpt:
