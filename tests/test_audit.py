@@ -38,6 +38,22 @@ def test_both_themes_pass_every_check(settings, publication, name):
     assert low_contrast(rendered.html) == []
 
 
+@pytest.mark.parametrize("name", [EXAMPLE_ISSUE, LETTER_ISSUE])
+def test_each_theme_keeps_its_contract(settings, publication, name):
+    from newsletter.render import TOKENS
+    from newsletter.render.mjml import lint
+
+    rendered = render(settings, publication, name)
+    for part in (rendered.html, rendered.text):
+        assert TOKENS["unsubscribe_url"] in part and TOKENS["preferences_url"] in part
+        assert rendered.issue.id in part and f"/archive/{rendered.issue.id}/" in part  # the web version
+    assert '<meta name="color-scheme" content="light dark"' in rendered.html
+    assert "@media (prefers-color-scheme: dark)" in rendered.html and "[data-ogsc]" in rendered.html
+    assert re.search(r'<html[^>]*lang="en"', rendered.html)
+    assert lint(rendered.mjml) == []
+    assert "__NL_" not in rendered.web_html
+
+
 # --- colours and contrast ---------------------------------------------------------------------
 
 
