@@ -8,9 +8,8 @@ with problems.
 
 from __future__ import annotations
 
-import re
-
 import html as html_module
+import re
 
 from .audit.contrast import describe, low_contrast
 from .audit.headings import heading_problems
