@@ -1,13 +1,20 @@
 """Pre-send checks on a rendered issue: what would clip, break, leak or lose readers.
 
-Each check returns messages; :func:`check_rendered` runs them all. ``newsletter check`` prints one
-line per problem and exits 1; sending refuses an issue with problems.
+Each check returns messages; :func:`check_rendered` runs them all, with the audits of
+:mod:`newsletter.audit` (contrast in light and dark, image files, headings, header-bound
+settings). ``newsletter check`` prints one line per problem and exits 1; sending refuses an issue
+with problems.
 """
 
 from __future__ import annotations
 
+import html as html_module
 import re
 
+from .audit.contrast import describe, low_contrast
+from .audit.headings import heading_problems
+from .audit.images import image_problems
+from .audit.sender import sender_problems
 from .errors import Problem, display_path
 from .render import TOKENS, RenderedIssue, html_links
 from .render.placeholders import TOKEN_SHAPE
@@ -81,8 +88,19 @@ def check_rendered(rendered: RenderedIssue) -> list[Problem]:
     for part, content in (("email HTML", html), ("text part", text)):
         if TOKENS["unsubscribe_url"] not in content:
             messages.append(f"{part}: no unsubscribe link")
+        if rendered.settings.postal_address and rendered.settings.postal_address not in html_module.unescape(content):
+            messages.append(f"{part}: no postal address (required in commercial email, e.g. CAN-SPAM)")
+    if issue.preheader and issue.preheader not in html_module.unescape(html):
+        messages.append("email HTML: the preheader is missing: the theme must show issue.preheader (hidden)")
 
-    return [Problem(where, None, message) for message in messages]
+    messages += image_problems(rendered)
+    messages += heading_problems(html)
+    messages += describe(low_contrast(html))
+    settings = rendered.settings
+    shown = display_path(settings.config_path) if settings.config_path else "settings"
+    return [Problem(where, None, message) for message in messages] + [
+        Problem(shown, None, message) for message in sender_problems(settings)
+    ]
 
 
 def _without_comments(html: str) -> str:

@@ -43,13 +43,13 @@ def build(
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: build/<issue id>).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Render an issue to email.html, email.txt, web.html and manifest.json."""
+    """Render an issue to email.html, email.txt, web.html, manifest.json and preview.html."""
     from .commands.build import build as run
 
     result = run(issue, _settings(config), out_dir)
     for name, path in result.files.items():
         out.print(f"{path}  ({path.stat().st_size / 1024:.1f} KB)", markup=False)
-    out.print(f"built {result.rendered.issue.id}: open {result.files['email.html']} in a browser", markup=False)
+    out.print(f"built {result.rendered.issue.id}: open {result.files['preview.html']} in a browser", markup=False)
 
 
 @app.command()

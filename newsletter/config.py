@@ -80,6 +80,9 @@ class Settings:
     dkim_key_file: str = ""
     #: Added to List-Unsubscribe beside the https link, e.g. ``unsubscribe@thelongtake.example``.
     unsubscribe_mailto: str = ""
+    #: The label of the ``List-Id`` header, e.g. ``weekly.thelongtake.example``; default: the
+    #: name made a label under the From domain (``the-long-take.thelongtake.example``).
+    list_id: str = ""
     utm: UtmSettings = field(default_factory=UtmSettings)
     #: The publication folder (where ``newsletter.toml`` is).
     root: Path = field(default_factory=Path.cwd)

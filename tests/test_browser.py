@@ -67,7 +67,7 @@ def test_email_fits_the_screen_hides_the_preheader_and_describes_every_image(bro
     assert overflow["scroll"] <= width, overflow
     assert overflow["wide"] == [], overflow
 
-    preheader = page.locator("body > div").first
+    preheader = page.locator("div.preheader")
     assert preheader.text_content().strip() == result.rendered.issue.preheader
     assert not preheader.is_visible()
 
@@ -88,9 +88,25 @@ def test_phone_layout_is_narrower_than_desktop(browser, settings, publication):
     for width in (375, 600):
         page = browser.new_page(viewport={"width": width, "height": 800})
         page.goto(result.files["email.html"].as_uri())
-        widths[width] = page.evaluate("() => document.querySelector('h2.title').getBoundingClientRect().width")
+        widths[width] = page.evaluate("() => document.querySelector('.title.lead').getBoundingClientRect().width")
         page.close()
     assert widths[375] < 375 - 40 < widths[600]
+
+
+def test_preview_copy_opens_from_disk_with_every_image_and_a_sample_reader(browser, settings, publication):
+    result = build(EXAMPLE_ISSUE, settings, publication / "out")
+    page = browser.new_page(viewport={"width": 600, "height": 800})
+    requested = []
+    page.route("**/*", lambda route: (requested.append(route.request.url), route.continue_()
+                                      if route.request.url.startswith("file:") else route.abort()))
+    page.goto((publication / "out" / "preview.html").as_uri())
+    page.wait_for_load_state("load")
+    images = page.evaluate("() => [...document.images].map(i => [i.currentSrc, i.complete && i.naturalWidth > 0])")
+    assert images and all(loaded for _, loaded in images), images
+    assert all(url.startswith("file:") for url in requested)  # nothing fetched from the web
+    assert "This issue was sent to reader@example.com" in page.locator("body").inner_text()
+    assert "__NL_" not in page.content()
+    page.close()
 
 
 @pytest.fixture
@@ -119,7 +135,7 @@ def test_preview_shows_both_widths_and_the_text_and_follows_edits(browser, previ
     assert page.locator("#desktop").get_attribute("width") == "600"
     assert page.locator("#phone").get_attribute("width") == "375"
     phone = page.frame_locator("#phone")
-    assert "Balagov" in phone.locator("h2.title").inner_text()
+    assert "Balagov" in phone.locator(".title.lead").inner_text()
     assert "reader@example.com" in page.locator("#text").text_content()  # filled with a sample recipient
 
     article = publication / "articles" / "wings-shepitko.md"

@@ -101,7 +101,14 @@ def test_build_writes_the_four_files_and_a_manifest(publication):
     result = run_cli("build", EXAMPLE_ISSUE, "--out", "out", cwd=publication)
     assert result.returncode == 0, result.stderr
     out = publication / "out"
-    assert sorted(p.name for p in out.iterdir()) == ["email.html", "email.txt", "manifest.json", "web.html"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "email.html", "email.txt", "images", "manifest.json", "preview.html", "web.html"]
+    # The preview copy: a sample subscriber filled in, the site's images copied beside it.
+    preview = (out / "preview.html").read_text()
+    assert "__NL_" not in preview and "reader@example.com" in preview
+    assert 'src="images/beanpole-header.jpg"' in preview and "https://thelongtake.example/images/" not in preview
+    assert (out / "images" / "beanpole-header.jpg").read_bytes() == (publication / "articles/images/beanpole-header.jpg").read_bytes()
+    assert "__NL_SUBSCRIBER_EMAIL__" in (out / "email.html").read_text()  # the sender's copy keeps its placeholders
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["issue"] == EXAMPLE_ISSUE
     assert manifest["subject"].startswith("Balagov on Beanpole")

@@ -129,10 +129,14 @@ def test_paragraph_ranges(tmp_path):
         select(a, "paragraphs", "one", BASE)
 
 
-def test_quote_takes_the_sentence_and_folds_quotes_and_case(tmp_path):
+def test_quote_is_exactly_the_passage_and_folds_quotes_and_case(tmp_path):
     a = article(tmp_path, BODY)
     ex = select(a, "quote", 'says "Cinema is a tool"', BASE)
-    assert ex.quote == "Second paragraph says “cinema is a tool” once."
+    assert ex.quote == "says ‘cinema is a tool’"  # as written; marks inside a quotation become single
+    assert select(a, "quote", '"cinema is a tool"', BASE).quote == "cinema is a tool"  # the template adds “…”
+    assert select(a, "quote", 'says "cinema is a tool" once', BASE).quote == "says ‘cinema is a tool’ once"
+    assert select(a, "quote", "I think it was", BASE).in_question is False
+    assert select(a, "quote", "What book impressed", BASE).in_question is True
     with pytest.raises(ExcerptError, match="no paragraph of a contains"):
         select(a, "quote", "not there at all", BASE)
     with pytest.raises(ExcerptError, match="matches 2 places"):
@@ -148,6 +152,34 @@ def test_qa_takes_the_whole_answer_up_to_the_next_question(tmp_path):
         select(a, "qa", "nothing like this", BASE)
     with pytest.raises(ExcerptError, match="matches 2 questions"):
         select(a, "qa", "?", BASE)
+
+
+FIGURES = """One.
+
+![A still](still-1.jpg "Caption one")
+
+Two.
+
+**Q:** Any pictures?
+
+Yes, this one.
+
+![Another still](still-2.jpg)
+
+**Q:** And next?
+
+No.
+"""
+
+
+def test_figures_come_along_inside_paragraph_ranges_answers_and_words(tmp_path):
+    a = article(tmp_path, FIGURES)
+    assert [b.kind for b in select(a, "paragraphs", "1-2", BASE).blocks] == ["paragraph", "figure", "paragraph"]
+    assert [b.kind for b in select(a, "paragraphs", "1", BASE).blocks] == ["paragraph"]
+    qa = select(a, "qa", "any pictures", BASE)
+    assert [b.kind for b in qa.blocks] == ["paragraph", "figure"]
+    assert 'src="https://pub.example/still-2.jpg"' in render_html(qa.blocks)
+    assert [b.kind for b in select(a, "words", 2, BASE).blocks] == ["paragraph", "figure", "paragraph"]
 
 
 def test_words_cut_at_a_sentence_and_never_inside_a_tag(tmp_path):

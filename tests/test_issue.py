@@ -50,12 +50,15 @@ BAD = [
      'issues/test-issue.yaml:6: sections[0].items[0].excerpt: no paragraph of balagov-beanpole contains "zebra crossing"'),
     ("excerpt matches twice", "subject: S\n" + GOOD_ITEM.replace('{paragraphs: "1"}', '{quote: "Sokurov"}'),
      'issues/test-issue.yaml:6: sections[0].items[0].excerpt: "Sokurov" matches'),
+    ("quote from a question attributed to another", "subject: S\n" + GOOD_ITEM.replace(
+        '{paragraphs: "1"}', '{quote: "What book impressed you", by: Kantemir Balagov}'),
+     "issues/test-issue.yaml:6: sections[0].items[0].excerpt.by: the passage is from a question, in Godfrey Cheshire's words, not Kantemir Balagov's"),
     ("question matches nothing", "subject: S\n" + GOOD_ITEM.replace('{paragraphs: "1"}', '{qa: "favourite colour"}'),
      "issues/test-issue.yaml:6: sections[0].items[0].excerpt: no question of balagov-beanpole contains"),
     ("range out of bounds", "subject: S\n" + GOOD_ITEM.replace('"1"', '"1-500"'),
      'issues/test-issue.yaml:6: sections[0].items[0].excerpt: paragraphs "1-500" out of range'),
     ("unknown template", "subject: S\ntemplate: monthly\n" + GOOD_ITEM,
-     'issues/test-issue.yaml:2: template: unknown template "monthly" (available: weekly)'),
+     'issues/test-issue.yaml:2: template: unknown template "monthly" (available: letter, weekly)'),
     ("unparseable send_at", "subject: S\nsend_at: next tuesday\n" + GOOD_ITEM,
      "issues/test-issue.yaml:2: send_at: \"next tuesday\" is not an ISO 8601 date"),
     ("unknown zone", "subject: S\nsend_at: 2026-11-26T08:00 Mars/Olympus\n" + GOOD_ITEM,
@@ -124,10 +127,10 @@ def test_cli_reports_bad_input_with_exit_2_and_no_traceback(publication):
 
 
 def test_template_syntax_error_names_the_template_line(publication):
-    (publication / "templates" / "partials" / "item-card.mjml").write_text(
+    (publication / "templates" / "partials" / "group-card.mjml").write_text(
         "<mj-section>\n<mj-column>\n<mj-text>{{ item.title }</mj-text>\n</mj-column>\n</mj-section>\n"
     )
     result = run_cli("build", EXAMPLE_ISSUE, cwd=publication)
     assert result.returncode == 2
-    assert result.stderr.startswith("templates/partials/item-card.mjml:3: template syntax error:"), result.stderr
+    assert result.stderr.startswith("templates/partials/group-card.mjml:3: template syntax error:"), result.stderr
     assert "Traceback" not in result.stderr

@@ -38,6 +38,10 @@ def test_mjml_python_itself_copies_unknown_elements():
     (wrap("<mj-text>x"), "<mj-text> is not closed before </mj-column>"),
     (wrap("<p>loose</p>"), "HTML <p> directly inside <mj-column>"),
     (wrap('<mj-image src="x" alt="two\nlines" />'), "attribute alt of <mj-image> spans lines"),
+    (wrap('<mj-image src="x" alt="a" padding="0 24px" />'), 'padding="0 24px" on <mj-image>: mjml-python drops'),
+    (wrap('<mj-text padding="8px 24px 0">x</mj-text>'), 'padding="8px 24px 0" on <mj-text>'),
+    (wrap('<mj-button inner-padding="0 10px">x</mj-button>'), 'inner-padding="0 10px"'),
+    ("<mjml><mj-head><mj-attributes><mj-all padding-left=\"0\" /></mj-attributes></mj-head></mjml>", 'padding-left="0" on <mj-all>'),
 ])
 def test_lint_catches_what_mjml_python_lets_through(mjml, message):
     problems = lint(mjml)
@@ -46,10 +50,18 @@ def test_lint_catches_what_mjml_python_lets_through(mjml, message):
 
 def test_lint_accepts_the_example_theme(rendered):
     assert lint(rendered.mjml) == []
+    assert lint(wrap('<mj-image src="x" alt="a" padding="0px 24px 10.0px" />')) == []
+
+
+@pytest.mark.parametrize("padding,width", [("0 24px", "600"), ("0px 24px", "552")])
+def test_mjml_python_ignores_a_padding_with_a_bare_zero(padding, width):
+    # The trap the lint guards against: Outlook sizes the image by this attribute.
+    html = mjml2html(wrap(f'<mj-image src="x" alt="a" padding="{padding}" />'))
+    assert re.search(r'<img[^>]*width="(\d+)"', html).group(1) == width
 
 
 def test_unknown_element_in_the_theme_stops_the_build(publication):
-    partial = publication / "templates" / "partials" / "item-card.mjml"
+    partial = publication / "templates" / "partials" / "group-card.mjml"
     partial.write_text(partial.read_text().replace("<mj-column>", "<mj-column><mj-sparkle>!</mj-sparkle>", 1))
     result = run_cli("build", EXAMPLE_ISSUE, cwd=publication)
     assert result.returncode == 2
@@ -101,8 +113,12 @@ def test_email_has_lang_dark_mode_meta_preheader_and_600px_body(rendered):
     assert '<meta name="color-scheme" content="light dark"' in html
     assert '<meta name="supported-color-schemes" content="light dark"' in html
     assert html.lower().startswith("<!doctype html>")
-    preheader = re.search(r"<body[^>]*>\s*<div[^>]*display:\s*none[^>]*>([^<]*)</div>", html)
-    assert preheader and preheader.group(1).strip() == rendered.issue.preheader
+    # The preheader is the first text of the body, hidden, and coloured like text, not like the
+    # background (SpamAssassin's HTML_FONT_LOW_CONTRAST).
+    preheader = re.search(r"<body[^>]*>(?:\s*<div[^>]*>)?\s*<div class=\"preheader\" style=\"([^\"]*)\">([^<]*)</div>", html)
+    assert preheader and preheader.group(2).strip() == rendered.issue.preheader
+    assert "display:none" in preheader.group(1) and "color:#1d1d1b" in preheader.group(1)
+    assert "color:#ffffff" not in html.split("<body", 1)[1][:400]
     assert "max-width:600px" in html.replace(" ", "")
     assert all(img["alt"] for img in rendered.images)
 
@@ -135,7 +151,7 @@ def test_text_part_is_built_from_content_and_lists_every_link(rendered):
     for href in rendered.links:
         assert href in text
     assert "Q: What book impressed you the most?" in text
-    assert "“But cinema is a tool of immortality" in text
+    assert "“cinema is a tool of immortality and for me this person doesn’t deserve\nimmortality”" in text
     assert "<" not in text.replace("<=", "")  # no markup leaks into the text part
     assert max(len(line) for line in text.splitlines() if "://" not in line) <= 76
 
@@ -150,11 +166,11 @@ def test_utm_tags_can_be_switched_off(publication):
 
 
 def test_undefined_template_variable_names_the_template(publication, settings):
-    partial = publication / "templates" / "partials" / "item-qa.mjml"
-    partial.write_text(partial.read_text().replace("{{ item.title }}", "{{ item.nonexistent }}"))
+    partial = publication / "templates" / "partials" / "excerpt-qa.mjml"
+    partial.write_text(partial.read_text().replace("{{ item.question_html }}", "{{ item.nonexistent }}"))
     with pytest.raises(RenderError) as err:
         render_issue(load_issue(publication / "issues" / f"{EXAMPLE_ISSUE}.yaml", settings), settings)
-    assert err.value.lines()[0].startswith("templates/partials/item-qa.mjml:3: template error:")
+    assert err.value.lines()[0].startswith("templates/partials/excerpt-qa.mjml:4: template error:")
 
 
 def test_premailer_never_fetches_remote_stylesheets():

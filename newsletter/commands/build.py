@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ..config import Settings
 from ..errors import InputError
 from ..issue import Issue
 from ..render import RenderedIssue, html_links, render_named
+from ..render.sample import local_images, sample_copy
 
 
 def manifest(rendered: RenderedIssue, files: dict[str, str]) -> dict:
@@ -57,11 +59,14 @@ class BuildResult:
 
 
 def build(issue_name: str, settings: Settings, out: Path | None = None) -> BuildResult:
-    """Write email.html, email.txt, web.html and manifest.json; nothing is written on an error."""
+    """Write email.html and email.txt (with placeholders: what the sender fills), web.html,
+    preview.html (a sample subscriber filled in, images copied beside it: open it from disk) and
+    manifest.json; nothing is written on an error."""
     rendered = render_named(issue_name, settings)
     out = out or settings.root / "build" / rendered.issue.id
     contents = {"email.html": rendered.html, "email.txt": rendered.text, "web.html": rendered.web_html}
     contents["manifest.json"] = json.dumps(manifest(rendered, contents), indent=2, ensure_ascii=False) + "\n"
+    contents["preview.html"] = sample_copy(rendered, image_prefix="")[0]
     written = {}
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -69,6 +74,10 @@ def build(issue_name: str, settings: Settings, out: Path | None = None) -> Build
             path = out / name
             path.write_text(content, encoding="utf-8")
             written[name] = path
+        for relative, source in local_images(rendered).items():
+            target = out / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
     except OSError as exc:
         raise InputError.at(out, None, f"cannot write the build: {exc.strerror or exc}") from None
     return BuildResult(rendered, out, written)

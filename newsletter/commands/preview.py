@@ -18,9 +18,8 @@ from urllib.parse import unquote, urlsplit
 from ..config import Settings
 from ..errors import NewsletterError
 from ..issue import find_issue
-from ..render import RenderedIssue, recipient_values, render_named
-
-SAMPLE = {"email": "reader@example.com", "name": "Sample Reader"}
+from ..render import RenderedIssue, render_named
+from ..render.sample import sample_copy, site_file
 
 
 class PreviewState:
@@ -70,13 +69,8 @@ class PreviewState:
 
     def email(self) -> tuple[str, str]:
         assert self.rendered is not None
-        base = self.settings.base_url.rstrip("/")
-        values = recipient_values(
-            SAMPLE["email"], SAMPLE["name"], f"{base}/unsubscribe/preview", f"{base}/preferences/preview"
-        )
-        html_part, text_part = self.rendered.personalize(values)
         # Images the article folder holds are served by the preview itself.
-        return html_part.replace(f'src="{base}/', 'src="/site/'), text_part
+        return sample_copy(self.rendered, image_prefix="/site/")
 
 
 PAGE = """<!doctype html>
@@ -162,13 +156,8 @@ def make_handler(state: PreviewState) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"not found", "text/plain")
 
         def _static(self, relative: str) -> None:
-            folder = state.settings.articles_dir.resolve()
-            try:
-                target = (folder / relative).resolve()
-                found = target.is_relative_to(folder) and target.is_file()
-            except (ValueError, OSError):  # a NUL byte, a name too long
-                found = False
-            if not found:
+            target = site_file(state.settings.base_url.rstrip("/") + "/" + relative, state.settings)
+            if target is None or not target.is_file():
                 self._send(404, b"not found", "text/plain")
                 return
             kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"

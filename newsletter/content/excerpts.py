@@ -2,10 +2,13 @@
 
 =================  =========================================================================
 ``paragraphs``     ``"1-3"`` or ``2``: paragraphs in reading order (questions count; figures,
-                   headings and lists do not)
-``quote``          the sentence(s) containing the text, for a pull quote; must match once
-``qa``             the question containing the text, with its whole answer; must match once
-``words``          the opening paragraphs, cut at the last sentence that fits in N words
+                   headings and lists do not, but figures between the chosen paragraphs come along)
+``quote``          exactly the passage given, as the article writes it, for a pull quote; must
+                   match once
+``qa``             the question containing the text, with its whole answer (figures included);
+                   must match once
+``words``          the opening paragraphs, cut at the last sentence that fits in N words (figures
+                   between them come along)
 ``text``           the editor's own Markdown
 =================  =========================================================================
 
@@ -37,8 +40,9 @@ class Excerpt:
     selector: str  # as written, for the manifest
     blocks: list[Block] = field(default_factory=list)  # paragraphs, words, text, and the answer of qa
     question: Block | None = None  # qa
-    quote: str = ""  # quote: plain text of the sentence(s)
+    quote: str = ""  # quote: the passage, as the article writes it
     by: str = ""  # quote: attribution
+    in_question: bool = False  # quote: the passage is from an interview question (the author's words)
     truncated: bool = False  # words: something was left out
 
 
@@ -81,25 +85,21 @@ def by_paragraphs(article: Article, spec: str) -> Excerpt:
         raise ExcerptError(
             f'paragraphs "{spec}" out of range: {article.slug} has {len(paragraphs)} paragraphs'
         )
-    return Excerpt("paragraphs", spec, blocks=paragraphs[first - 1 : last])
+    return Excerpt("paragraphs", spec, blocks=_with_figures(article, paragraphs[first - 1 : last]))
 
 
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
+def _with_figures(article: Article, chosen: list[Block]) -> list[Block]:
+    """``chosen`` with the figures that sit between its first and last block in the article.
+
+    Blocks start on distinct lines, and a cut copy keeps its line, so lines identify them."""
+    if len(chosen) < 2:
+        return chosen
+    first, last = chosen[0].line, chosen[-1].line
+    by_line = {block.line: block for block in chosen}
+    return [by_line.get(block.line, block) for block in article.blocks
+            if first <= block.line <= last and (block.kind == "figure" or block.line in by_line)]
 
 
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in ``text``."""
-    spans = []
-    start = 0
-    for m in _SENTENCE_SPLIT.finditer(text):
-        end = m.start() + len(m.group(0).rstrip())
-        # "Mr. Smith", "St. Petersburg": not the end of a sentence.
-        if re.search(r"\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|vs|No)\.$", text[start : m.start()]):
-            continue
-        spans.append((start, end))
-        start = m.end()
-    spans.append((start, len(text)))
-    return spans
 
 
 def by_quote(article: Article, needle_text: str) -> Excerpt:
@@ -118,9 +118,17 @@ def by_quote(article: Article, needle_text: str) -> Excerpt:
         lines = ", ".join(f"line {b.line}" for b, *_ in hits)
         raise ExcerptError(f'"{_preview(needle_text)}" matches {len(hits)} places in {article.slug} ({lines}); quote more of it')
     block, text, start, end = hits[0]
-    spans = [s for s in _sentences(text) if s[0] < end and s[1] > start]
-    quote = text[spans[0][0] : spans[-1][1]].strip()
-    return Excerpt("quote", needle_text, quote=quote)
+    return Excerpt("quote", needle_text, quote=_as_pull_quote(text[start:end]), in_question=block.kind == "question")
+
+
+def _as_pull_quote(passage: str) -> str:
+    """Exactly the passage, ready to sit inside the template's own “…”: quotation marks around
+    all of it are dropped, and double marks inside become single (a quotation within a quotation),
+    so the closing marks never double up."""
+    passage = passage.strip()
+    if len(passage) > 1 and passage[0] in "“\"" and passage[-1] in "”\"":
+        passage = passage[1:-1].strip()
+    return passage.replace("“", "‘").replace("”", "’")
 
 
 def by_question(article: Article, needle_text: str) -> Excerpt:
@@ -137,10 +145,10 @@ def by_question(article: Article, needle_text: str) -> Excerpt:
     index = questions[0]
     answer = []
     for block in blocks[index + 1 :]:
-        if block.kind in ("question", "heading", "figure", "rule"):
+        if block.kind in ("question", "heading", "rule"):
             break
         answer.append(block)
-    if not answer:
+    if not any(block.kind != "figure" for block in answer):
         raise ExcerptError(f'the question at line {blocks[index].line} of {article.slug} has no answer')
     return Excerpt("qa", needle_text, blocks=answer, question=blocks[index])
 
@@ -163,10 +171,10 @@ def by_words(article: Article, limit: int) -> Excerpt:
             chosen.append(cut_block_at_word(block, limit))
         else:
             chosen[-1] = mark_continued(chosen[-1])
-        return Excerpt("words", str(limit), blocks=chosen, truncated=True)
+        return Excerpt("words", str(limit), blocks=_with_figures(article, chosen), truncated=True)
     if not chosen:
         raise ExcerptError(f"{article.slug} has no paragraphs to summarize")
-    return Excerpt("words", str(limit), blocks=chosen, truncated=False)
+    return Excerpt("words", str(limit), blocks=_with_figures(article, chosen), truncated=False)
 
 
 def by_text(article: Article, markdown: str, base_url: str) -> Excerpt:

@@ -181,15 +181,16 @@ def _inline_plain(children: Iterable[Token]) -> str:
 # --- HTML -------------------------------------------------------------------------------------
 
 
-def render_html(blocks: Iterable[Block]) -> str:
-    """Sanitized HTML for blocks, ready to sit inside an ``mj-text``."""
+def render_html(blocks: Iterable[Block], image_width: int = 552) -> str:
+    """Sanitized HTML for blocks, ready to sit inside an ``mj-text``; figures get ``width``
+    ``image_width`` (the text column's width: Outlook sizes images by that attribute)."""
     parts = []
     for block in blocks:
         if block.kind == "figure":
             caption = f'<p class="caption">{html.escape(block.caption)}</p>' if block.caption else ""
             parts.append(
                 f'<div class="figure"><img src="{html.escape(block.src)}" alt="{html.escape(block.alt)}"'
-                f' width="552" class="figure-img">{caption}</div>'
+                f' width="{image_width}" class="figure-img">{caption}</div>'
             )
         else:
             rendered = _md.renderer.render(block.tokens, _md.options, {})

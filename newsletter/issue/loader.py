@@ -307,4 +307,8 @@ def _load_excerpt(reader: YamlReader, node, where: str, article, settings: Setti
         return None
     if by:
         excerpt.by = " ".join(by.split())
+        if excerpt.in_question and article.author and excerpt.by != article.author:
+            reader.error(ekeys["by"], f"{where}.by",
+                         f"the passage is from a question, in {article.author}'s words, not {excerpt.by}'s")
+            return None
     return excerpt

@@ -47,7 +47,16 @@ class Mailing:
     reply_to: str = ""
     #: Added to List-Unsubscribe beside the https link when set, e.g. ``unsubscribe@pub.example``.
     unsubscribe_mailto: str = ""
+    #: The ``List-Id`` header value; derived from the From address when not given, e.g.
+    #: ``The Long Take <the-long-take.thelongtake.example>``.
+    list_id: str = ""
     categories: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.list_id or "<" not in self.list_id:
+            from .message import list_id
+
+            self.list_id = list_id(self.from_address, self.list_id)
 
 
 @dataclass

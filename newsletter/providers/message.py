@@ -10,10 +10,12 @@ and text/html last (RFC 2046 §5.1.4).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import html
+import re
 import uuid
 from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import partial
 
 from ..render import Personalizer
@@ -42,6 +44,16 @@ def _address(name: str, email: str) -> str:
 
 def domain_of(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2] or "localhost"
+
+
+def list_id(from_address: str, configured: str = "") -> str:
+    """The ``List-Id`` value (RFC 2919): ``Name <label.domain>``. The label is the ``list_id``
+    setting when given, else the From name made a label, under the From domain."""
+    name = " ".join(parseaddr(from_address)[0].split())
+    label = configured.strip().strip("<>") or (
+        (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "newsletter") + "." + domain_of(from_address)
+    )
+    return f"{_header_text(name, 'List-Id')} <{label}>" if name else f"<{label}>"
 
 
 def list_unsubscribe(mailing: Mailing, recipient: Recipient, fold: str = " ") -> str:
@@ -88,6 +100,7 @@ class MessageBuilder:
             f"From: {_address(from_name, from_email)}",
             f"Subject: {_header_text(mailing.subject, 'Subject')}",
             "MIME-Version: 1.0",
+            f"List-Id: {mailing.list_id}",
             f"X-Newsletter-Issue: {mailing.issue_id}",
         ]
         if mailing.reply_to:
@@ -122,7 +135,8 @@ class MessageBuilder:
         headers = [
             self._shared,
             f"To: {_address(recipient.name, recipient.email)}",
-            f"Date: {formatdate(usegmt=True)}",
+            # RFC 5322 §3.3: a numeric zone ("+0000"), not the obsolete "GMT".
+            f"Date: {format_datetime(dt.datetime.now(dt.timezone.utc))}",
             f"Message-ID: {message_id}",
             f"List-Unsubscribe: {list_unsubscribe(self.mailing, recipient, fold=CRLF + ' ')}",
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click",

@@ -89,7 +89,7 @@ class SendGridProvider(ProviderBase):
                 "subject": mailing.subject,
                 "content": [{"type": "text/plain", "value": text}, {"type": "text/html", "value": rendered.html}],
                 "categories": (mailing.categories or [mailing.issue_id])[:10],
-                "headers": {"X-Newsletter-Issue": mailing.issue_id},
+                "headers": {"X-Newsletter-Issue": mailing.issue_id, "List-Id": mailing.list_id},
             }
             if mailing.reply_to:
                 base["reply_to"] = _address(mailing.reply_to)

@@ -30,7 +30,7 @@ class _MaybeSent(Exception):
 
 DKIM_HEADERS = [
     b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
-    b"list-unsubscribe", b"list-unsubscribe-post", b"reply-to",
+    b"list-unsubscribe", b"list-unsubscribe-post", b"list-id", b"reply-to",
 ]
 
 

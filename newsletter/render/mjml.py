@@ -1,7 +1,8 @@
 """MJML → HTML: lint the markup mjml-python would accept silently, compile it, inline the CSS.
 
 mjml-python (MRML) does no validation: an unknown ``<mj-…>`` is copied into the email and invalid
-nesting renders anyway, so :func:`lint` checks element names and nesting first. It also writes
+nesting renders anyway, so :func:`lint` checks element names and nesting first (and paddings
+with a unitless ``0``, which it silently ignores when it computes widths). It also writes
 attribute values with Rust debug formatting (a newline becomes a literal ``\\n``, a soft hyphen
 ``\\u{ad}``), so :func:`single_line_attributes` folds white space and writes every other character
 that is not plain ASCII as a character reference, which MRML copies through untouched.
@@ -46,6 +47,10 @@ EMPTY = {"mj-image", "mj-divider", "mj-spacer", "mj-breakpoint", "mj-font", "mj-
 KNOWN = set(CHILDREN) | ENDING | EMPTY | {"mj-accordion-element"} | _CONTENT
 
 
+_PADDING = re.compile(r"(?:inner-)?padding(?:-(?:top|right|bottom|left))?")
+_BARE_ZERO = re.compile(r"(?<![\w.])0(?![\w.%])")
+
+
 class _Linter(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=False)
@@ -86,6 +91,9 @@ class _Linter(HTMLParser):
         for name, value in attrs:
             if value and ("\n" in value or "\t" in value):
                 self._problem(f'attribute {name} of <{tag}> spans lines: keep attribute values on one line')
+            if value and _PADDING.fullmatch(name) and _BARE_ZERO.search(value):
+                self._problem(f'{name}="{value}" on <{tag}>: mjml-python drops a padding with a unitless 0 when it '
+                              "computes widths, so Outlook gets the wrong size: write 0px")
         if not closes and tag not in EMPTY:
             self.stack.append(tag)
         elif not closes and tag in EMPTY:

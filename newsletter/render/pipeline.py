@@ -27,6 +27,7 @@ from ..issue import Issue, Item
 from . import mjml as mjml_stage
 from .links import LinkList, with_utm
 from .placeholders import Personalizer, first_name, template_fields
+from .views import group_items
 
 TEXT_WIDTH = 76
 
@@ -90,7 +91,8 @@ class _Collector(HTMLParser):
         if tag in ("a", "area") and attributes.get("href") is not None:
             self.links.append((attributes["href"] or "", self.getpos()[0]))
         elif tag == "img":
-            self.images.append({"src": attributes.get("src"), "alt": attributes.get("alt")})
+            self.images.append({"src": attributes.get("src"), "alt": attributes.get("alt"),
+                                "width": attributes.get("width")})
 
     handle_startendtag = handle_starttag
 
@@ -130,6 +132,7 @@ class ItemView:
         article = item.article
         excerpt = item.excerpt
         self.kind = item.layout
+        self.article = article.slug
         self.slot = item.slot
         self.title = item.title
         self.url = url
@@ -143,7 +146,11 @@ class ItemView:
 
     @cached_property
     def html(self) -> Markup:
-        return Markup(render_html(self._item.excerpt.blocks))
+        return self.body()
+
+    def body(self, image_width: int = 552) -> Markup:
+        """The excerpt as HTML, figures sized for a text column ``image_width`` pixels wide."""
+        return Markup(render_html(self._item.excerpt.blocks, image_width))
 
     @cached_property
     def question_html(self) -> Markup:
@@ -166,7 +173,7 @@ def _context(issue: Issue, settings: Settings, links: LinkList, web: bool) -> di
             ItemView(item, with_utm(item.article.url, settings.utm, issue.id, item.slot), links)
             for item in section.items
         ]
-        sections.append(SimpleNamespace(heading=section.heading, items=views))
+        sections.append(SimpleNamespace(heading=section.heading, items=views, groups=group_items(views)))
     intro_blocks = parse_blocks(issue.intro, settings.base_url) if issue.intro.strip() else []
     context: dict[str, object] = {
         "publication": SimpleNamespace(

@@ -135,7 +135,7 @@ def mailing_for(rendered: RenderedIssue, settings: Settings) -> Mailing:
     issue = rendered.issue
     return Mailing(
         issue_id=issue.id, subject=issue.subject, from_address=settings.from_address, rendered=rendered,
-        reply_to=settings.reply_to, unsubscribe_mailto=settings.unsubscribe_mailto,
+        reply_to=settings.reply_to, unsubscribe_mailto=settings.unsubscribe_mailto, list_id=settings.list_id,
     )
 
 

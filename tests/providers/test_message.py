@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import mailbox
+import re
 
 from newsletter.providers.message import MessageBuilder
 from newsletter.providers.outbox import OutboxProvider
@@ -43,8 +44,27 @@ def test_headers(mailing):
         "<mailto:unsubscribe@thelongtake.example?subject=unsubscribe>")
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg["X-Newsletter-Issue"] == EXAMPLE_ISSUE and msg["X-Newsletter-Subscriber"] == "7"
-    assert msg["Date"]
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+
+
+def test_date_has_a_numeric_zone_and_list_id_names_the_list(mailing):
+    _, raw = MessageBuilder(mailing).build(recipient())
+    head = raw.split(b"\r\n\r\n", 1)[0].decode()
+    date = re.search(r"^Date: ([^\r\n]*)", head, re.M).group(1)
+    assert re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}", date), date  # RFC 5322 §3.3
+    assert "GMT" not in date
+    msg = email.message_from_bytes(raw, policy=email.policy.strict)
+    assert msg["Date"].datetime.tzinfo is not None
+    assert msg["List-Id"] == "The Long Take <the-long-take.thelongtake.example>"
+    assert msg.defects == []
+
+
+def test_list_id_label_comes_from_the_setting():
+    from newsletter.providers.message import list_id
+
+    assert list_id("The Long Take <letters@thelongtake.example>", "weekly.thelongtake.example") == (
+        "The Long Take <weekly.thelongtake.example>")
+    assert list_id("letters@thelongtake.example") == "<newsletter.thelongtake.example>"
 
 
 def test_outbox_writes_a_maildir_a_mail_client_can_read(mailing, tmp_path):
