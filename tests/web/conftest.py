@@ -1,0 +1,105 @@
+"""Fixtures for the web side: the example publication with a store under test, its app, a
+webhook key pair made here, and helpers to read the outbox."""
+
+from __future__ import annotations
+
+import base64
+import mailbox
+import re
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import load_settings
+from newsletter.store import NewSubscriber, open_store
+from newsletter.tokens import Tokens
+
+from ..storefixtures import use_database
+
+BASE = "http://testserver"
+
+
+@pytest.fixture(scope="session")
+def webhook_keys():
+    """An ECDSA P-256 key pair, as SendGrid holds one: the private key signs, the public key
+    (base64 DER, as SendGrid shows it) verifies."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, base64.b64encode(public).decode("ascii")
+
+
+def site_settings_for(publication: Path, database_url: str, env: dict[str, str] | None = None):
+    use_database(publication, database_url)
+    path = publication / "newsletter.toml"
+    if "[web]" not in path.read_text(encoding="utf-8"):
+        path.write_text(path.read_text(encoding="utf-8") + '\n[web]\nlists = ["weekly", "festival"]\n', encoding="utf-8")
+    return load_settings(path, env={"NEWSLETTER_BASE_URL": BASE, **(env or {})})
+
+
+@pytest.fixture
+def site_settings(publication, database_url, webhook_keys):
+    """The example publication on the store under test, offering the lists weekly and festival,
+    with base_url http://testserver and the webhook's public key."""
+    return site_settings_for(publication, database_url, {"NEWSLETTER_SENDGRID_WEBHOOK_KEY": webhook_keys[1]})
+
+
+@pytest.fixture
+def site_store(site_settings):
+    with open_store(site_settings) as store:
+        yield store
+
+
+@pytest.fixture
+def client(site_settings, site_store):
+    from starlette.testclient import TestClient
+
+    from newsletter.web import create_app
+
+    with TestClient(create_app(site_settings, store=site_store), base_url=BASE) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tokens(site_settings) -> Tokens:
+    return Tokens.for_settings(site_settings)
+
+
+def add_reader(store, email: str, lists=("weekly",), name: str = "") -> int:
+    """A confirmed subscriber; their id."""
+    store.upsert_subscribers([NewSubscriber(email=email, key=email.lower(), name=name, lists=list(lists))])
+    return store.get_subscriber(email.lower()).id
+
+
+def outbox(publication: Path) -> list:
+    """Every message in the publication's outbox, parsed."""
+    folder = publication / "outbox"
+    if not folder.is_dir():
+        return []
+    box = mailbox.Maildir(folder, create=False)
+    return [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in box.keys()]
+
+
+def messages_to(publication: Path, address: str) -> list:
+    return [m for m in outbox(publication) if m["To"].addresses[0].addr_spec == address]
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def link_in(message, path: str) -> str:
+    """The first link to ``/<path>/…`` in a message's text part."""
+    match = re.search(rf"https?://[^\s/]+/{path}/[^\s\]>]+", text_of(message))
+    assert match, f"no /{path}/ link in:\n{text_of(message)}"
+    return match.group(0)
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
