@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -259,7 +259,8 @@ def _update_ledger(conn: Connection, events: list[_Event], now: dt.datetime) -> 
     for target, params in by_target.items():
         lower = [*UNSENT, *(s for s, r in RANK.items() if r < RANK[target])]
         result = conn.execute(
-            update(D).where(D.c.id == bindparam("did"), D.c.status.in_(lower)).values(
+            # (an IN list would be an "expanding" parameter, which executemany cannot take)
+            update(D).where(D.c.id == bindparam("did"), or_(*(D.c.status == s for s in lower))).values(
                 status=target, sent_at=func.coalesce(D.c.sent_at, bindparam("at")),
                 last_error=case((D.c.status == "in_doubt", bindparam("resolved")), else_=bindparam("note")),
                 updated_at=now),
