@@ -3,7 +3,6 @@ webhook key pair made here, and helpers to read the outbox."""
 
 from __future__ import annotations
 
-import base64
 import mailbox
 import re
 from email import message_from_bytes, policy
@@ -18,19 +17,6 @@ from newsletter.tokens import Tokens
 from ..storefixtures import use_database
 
 BASE = "http://testserver"
-
-
-@pytest.fixture(scope="session")
-def webhook_keys():
-    """An ECDSA P-256 key pair, as SendGrid holds one: the private key signs, the public key
-    (base64 DER, as SendGrid shows it) verifies."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    private = ec.generate_private_key(ec.SECP256R1())
-    public = private.public_key().public_bytes(serialization.Encoding.DER,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
-    return private, base64.b64encode(public).decode("ascii")
 
 
 def site_settings_for(publication: Path, database_url: str, env: dict[str, str] | None = None):
