@@ -261,7 +261,7 @@ def _update_ledger(conn: Connection, events: list[_Event], now: dt.datetime) -> 
         result = conn.execute(
             # (an IN list would be an "expanding" parameter, which executemany cannot take)
             update(D).where(D.c.id == bindparam("did"), or_(*(D.c.status == s for s in lower))).values(
-                status=target, sent_at=func.coalesce(D.c.sent_at, bindparam("at")),
+                status=target, sent_at=func.coalesce(D.c.sent_at, bindparam("at", type_=D.c.sent_at.type)),
                 last_error=case((D.c.status == "in_doubt", bindparam("resolved")), else_=bindparam("note")),
                 updated_at=now),
             params,

@@ -203,3 +203,38 @@ def test_in_doubt_rows_are_resolved_by_the_providers_word(client, site_store, we
     assert "was in doubt; SendGrid's processed event" in rows["doubt@example.com"]["last_error"]
     assert rows["sending@example.com"]["status"] == "delivered"
     assert rows["silent@example.com"]["status"] == "in_doubt"
+
+
+def test_report_shows_events_and_clicks_per_article_slot(client, site_store, webhook_keys, sent, publication):
+    from ..conftest import run_cli
+
+    a, b, c = sent["a@example.com"], sent["b@example.com"], sent["c@example.com"]
+    lead = "https://thelongtake.example/interviews/balagov-beanpole?utm_source=newsletter&utm_content=balagov-beanpole-1-1"
+    post(client, webhook_keys, [
+        ev("delivered", a, "a@example.com"), ev("delivered", b, "b@example.com"),
+        ev("bounce", c, "c@example.com", type="bounce", reason="550 unknown user"),
+        ev("open", a, "a@example.com"), ev("open", a, "a@example.com"), ev("open", b, "b@example.com"),
+        ev("click", a, "a@example.com", url=lead), ev("click", a, "a@example.com", url=lead),
+        ev("click", b, "b@example.com", url=lead),
+        ev("click", b, "b@example.com", url="https://thelongtake.example/?utm_content=wings-shepitko-2-2"),
+        ev("click", b, "b@example.com", url="https://elsewhere.example/"),
+        ev("spamreport", b, "b@example.com"),
+    ])
+    result = run_cli("report", ISSUE, "--json", cwd=publication)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    engagement = report["engagement"]
+    assert engagement["delivered"] == {"deliveries": 2, "events": 2}
+    assert engagement["bounced"]["deliveries"] == engagement["complained"]["deliveries"] == 1
+    assert engagement["opened"] == {"deliveries": 2, "events": 3}
+    assert engagement["clicked"] == {"deliveries": 2, "events": 5}
+    slots = {s["slot"]: s for s in report["clicks_by_slot"]}
+    assert (slots["balagov-beanpole-1-1"]["clicks"], slots["balagov-beanpole-1-1"]["readers"]) == (3, 2)
+    assert slots["wings-shepitko-2-2"]["clicks"] == 1
+    assert slots[None] == {"slot": None, "article": None, "title": "other links", "clicks": 1, "readers": 1}
+    assert slots["cranes-are-flying-restoration-2-1"]["clicks"] == 0  # every slot of the issue is listed
+    assert report["counts"] == {"clicked": 1, "bounced": 1, "complained": 1}
+
+    shown = run_cli("report", ISSUE, cwd=publication).stdout
+    assert "events: 2 delivered, 1 bounced, 0 dropped, 1 complained, 2 opened (3 opens), 2 clicked (5 clicks)" in shown
+    assert "3 clicks (2 readers)  balagov-beanpole-1-1" in shown
