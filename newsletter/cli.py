@@ -96,8 +96,12 @@ def serve(
     from .commands.serve import serve as run
 
     settings = _settings(config)
-    run(settings, host, port, ready=lambda url: out.print(
+    code = run(settings, host, port, ready=lambda url: out.print(
         f"serving {settings.name} on {url} for {settings.base_url} (Ctrl-C to stop)", markup=False))
+    if code:
+        out.print(f"stopped by {'Ctrl-C' if code == 130 else 'SIGTERM'}; the requests in flight were answered",
+                  markup=False)
+        raise typer.Exit(code)
 
 
 subscribers_app = typer.Typer(help="The subscriber store: import, add, remove, list, export.", no_args_is_help=True)

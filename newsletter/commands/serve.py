@@ -10,6 +10,7 @@ from ``X-Forwarded-Proto`` when the proxy's address is in ``FORWARDED_ALLOW_IPS`
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 
 from ..config import Settings
@@ -31,9 +32,22 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, ready=None) -> None:
-    """Run the site until interrupted (Ctrl-C or SIGTERM: the requests in flight finish first).
-    ``ready(url)`` is called once it listens."""
+class _Stopped(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stopped(signum: int, frame) -> None:
+    raise _Stopped(signum)
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, ready=None) -> int:
+    """Run the site until interrupted; the exit code (0, or 130/143 after Ctrl-C or SIGTERM, once
+    the requests in flight have finished). ``ready(url)`` is called once it listens.
+
+    uvicorn handles the signal gracefully, then raises it again for the handler it found, which
+    is ours: so the exit code says how it stopped, as ``send``'s does."""
     import uvicorn
 
     from ..providers import make_provider
@@ -49,8 +63,14 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, ready=N
     if ready is not None:
         bound = sock.getsockname()
         ready(f"http://{bound[0] if ':' not in bound[0] else f'[{bound[0]}]'}:{bound[1]}/")
+    previous = {signum: signal.signal(signum, _stopped) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.run(sockets=[sock])
+    except _Stopped as stop:
+        return 128 + stop.signum
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         sock.close()
         app.state.store.close()
+    return 0
