@@ -85,7 +85,8 @@ class ConsentQueries:
             if sub.status == "confirmed":
                 return "already"
             left = _aware(sub.unsubscribed_at)
-            if left is not None and issued_at < left:
+            # Tokens carry whole seconds: one made in the second they left is taken as newer.
+            if left is not None and issued_at < left.replace(microsecond=0):
                 return "stale"
             sub.status, sub.confirmed_at, sub.unsubscribed_at, sub.updated_at = "confirmed", now, None, now
             lift_suppressions(session.connection(), [sub.email_hash or self.hash(sub.email_key)])

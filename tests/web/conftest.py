@@ -19,19 +19,13 @@ from ..storefixtures import use_database
 BASE = "http://testserver"
 
 
-def site_settings_for(publication: Path, database_url: str, env: dict[str, str] | None = None):
-    use_database(publication, database_url)
-    path = publication / "newsletter.toml"
-    if "[web]" not in path.read_text(encoding="utf-8"):
-        path.write_text(path.read_text(encoding="utf-8") + '\n[web]\nlists = ["weekly", "festival"]\n', encoding="utf-8")
-    return load_settings(path, env={"NEWSLETTER_BASE_URL": BASE, **(env or {})})
-
-
 @pytest.fixture
 def site_settings(publication, database_url, webhook_keys):
-    """The example publication on the store under test, offering the lists weekly and festival,
-    with base_url http://testserver and the webhook's public key."""
-    return site_settings_for(publication, database_url, {"NEWSLETTER_SENDGRID_WEBHOOK_KEY": webhook_keys[1]})
+    """The example publication (its site offers the lists weekly and festival) on the store under
+    test, with base_url http://testserver and the webhook's public key."""
+    use_database(publication, database_url)
+    return load_settings(publication / "newsletter.toml",
+                         env={"NEWSLETTER_BASE_URL": BASE, "NEWSLETTER_SENDGRID_WEBHOOK_KEY": webhook_keys[1]})
 
 
 @pytest.fixture

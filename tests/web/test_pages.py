@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -222,3 +223,30 @@ def test_pages_carry_security_headers_and_no_script(client):
     assert page.headers["Cache-Control"] == "no-store"
     assert "<script" not in page.text
     assert client.get("/subscribe/", follow_redirects=False).headers["location"] == "../subscribe"
+
+
+def test_an_unsubscribed_reader_comes_back_through_the_form(client, site_store, tokens, publication):
+    sid = add_reader(site_store, "again@example.com", lists=["weekly"])
+    client.post(f"/unsubscribe/{tokens.make('unsubscribe', sid, 'again@example.com')}")
+    subscribe(client, "again@example.com", lists=["festival"])
+    assert status_of(site_store, "again@example.com") == "unsubscribed"  # until they confirm
+    client.post(link_in(messages_to(publication, "again@example.com")[-1], "confirm"))
+    row = site_store.get_subscriber("again@example.com")
+    assert (row.status, row.lists) == ("confirmed", ["festival", "weekly"])
+    assert not suppressed(site_store, "again@example.com")
+
+
+def test_the_confirmation_email_goes_through_sendgrid_too(client, site_settings, site_store):
+    from ..standins.sendgrid import SendGridStandIn
+
+    with SendGridStandIn(api_key="k") as standin:
+        site_settings.provider, site_settings.sendgrid_api_key, site_settings.sendgrid_host = "sendgrid", "k", standin.url
+        subscribe(client, "grid@example.com")
+        [copy] = standin.delivered
+    sid = site_store.get_subscriber("grid@example.com").id
+    assert copy.email == "grid@example.com" and copy.custom_args == {"issue": "_confirm", "subscriber": str(sid)}
+    assert "grid@example.com" in copy.text and "__NL_" not in copy.text + copy.html
+    link = re.search(r"http://testserver/confirm/\S+", copy.text).group(0)
+    assert f'href="{link}"' in copy.html
+    assert client.post(link).status_code == 200
+    assert status_of(site_store, "grid@example.com") == "confirmed"

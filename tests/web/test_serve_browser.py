@@ -85,8 +85,6 @@ class Site:
 
 @pytest.fixture
 def site(publication):
-    path = publication / "newsletter.toml"
-    path.write_text(path.read_text(encoding="utf-8") + '\n[web]\nlists = ["weekly", "festival"]\n', encoding="utf-8")
     (publication / "control.csv").write_text("email,name,lists\ncontrol@example.com,Control,weekly\n")
     running = Site(publication)
     running.cli("subscribers", "import", "control.csv")

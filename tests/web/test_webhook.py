@@ -238,3 +238,23 @@ def test_report_shows_events_and_clicks_per_article_slot(client, site_store, web
     shown = run_cli("report", ISSUE, cwd=publication).stdout
     assert "events: 2 delivered, 1 bounced, 0 dropped, 1 complained, 2 opened (3 opens), 2 clicked (5 clicks)" in shown
     assert "3 clicks (2 readers)  balagov-beanpole-1-1" in shown
+
+
+def test_events_built_from_what_sendgrid_was_sent_find_their_rows(client, site_settings, site_store, webhook_keys):
+    """A real send through the SendGrid stand-in: the custom args it was given come back as the
+    events' top-level keys, and every event finds its row."""
+    from newsletter.send import send_issue
+
+    from ..standins.sendgrid import SendGridStandIn
+
+    for i in range(5):
+        add_reader(site_store, f"reader{i}@example.com")
+    with SendGridStandIn(api_key="k") as standin:
+        site_settings.provider, site_settings.sendgrid_api_key, site_settings.sendgrid_host = "sendgrid", "k", standin.url
+        send_issue(ISSUE, site_settings)
+        delivered = list(standin.delivered)
+    events = [{**copy.custom_args, "email": copy.email, "event": "delivered", "timestamp": int(time.time()),
+               "sg_event_id": uuid.uuid4().hex, "sg_message_id": copy.message_id} for copy in delivered]
+    answer = post(client, webhook_keys, events)
+    assert answer.json()["matched"] == 5 and answer.json()["updated"] == 5
+    assert set(statuses(site_store).values()) == {"delivered"}
