@@ -1,4 +1,5 @@
-"""Consent: what the subscribe form, the confirmation link, unsubscribe and preferences do to the store.
+"""Consent: what the subscribe form, the confirmation link, unsubscribe, preferences and erasure do
+to the store.
 
 A :class:`~newsletter.store.store.Store` mixin. Double opt-in: the form creates (or finds) a
 ``pending`` row and the confirmation link makes it ``confirmed``; a confirmed address is never
@@ -12,10 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from .models import SUPPRESSED, Membership, Subscriber, utcnow
+from .models import SUPPRESSED, Delivery, Membership, ProviderEvent, Subscriber, utcnow
 from .suppression import add_suppressions, lift_suppressions
 
 
@@ -36,7 +40,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class ConsentQueries:
-    """Subscribe, confirm, unsubscribe and preferences, each one transaction."""
+    """Subscribe, confirm, unsubscribe, preferences, suppress and erase; each one transaction."""
 
     def email_key_of(self, subscriber_id: int) -> str | None:
         """The lowercased address of a subscriber id (what link tokens are signed over)."""
@@ -106,6 +110,54 @@ class ConsentQueries:
             add_suppressions(session.connection(), [(sub.email_hash or self.hash(sub.email_key), sub.status)], source)
             return changed
 
+    def suppress(self, keys: Iterable[str], reason: str = "unsubscribed", source: str = "cli") -> dict[str, int]:
+        """Addresses that left: known subscribers get ``reason`` as their status (unless they
+        already left), and every address goes on the suppression list, known or not, so a later
+        import or form never adds it silently. Counts: ``changed``, ``already``, ``unknown``."""
+        keys = list(dict.fromkeys(keys))
+        counts = {"changed": 0, "already": 0, "unknown": 0}
+        now = utcnow()
+        with Session(self.engine) as session, session.begin():
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                status_of = dict(session.execute(
+                    select(Subscriber.email_key, Subscriber.status).where(Subscriber.email_key.in_(chunk))
+                ).all())
+                moving = [k for k, s in status_of.items() if s not in SUPPRESSED]
+                if moving:
+                    session.execute(update(Subscriber).where(Subscriber.email_key.in_(moving)).values(
+                        status=reason, unsubscribed_at=now, updated_at=now))
+                counts["changed"] += len(moving)
+                counts["already"] += len(status_of) - len(moving)
+                counts["unknown"] += len(chunk) - len(status_of)
+                reasons = {k: (status_of[k] if status_of.get(k) in SUPPRESSED else reason) for k in chunk}
+                add_suppressions(session.connection(), [(self.hash(k), r) for k, r in reasons.items()], source)
+        return counts
+
+    def erase_subscriber(self, key: str) -> bool:
+        """Delete a subscriber and their memberships; their ledger rows and events keep no
+        personal data, only the keyed hash. The address goes on the suppression list."""
+        digest = self.hash(key)
+        with Session(self.engine) as session, session.begin():
+            sub = session.execute(
+                select(Subscriber.id, Subscriber.status).where(Subscriber.email_key == key)
+            ).one_or_none()
+            if sub is None:
+                return False
+            session.execute(
+                update(Delivery)
+                .where(Delivery.subscriber_id == sub.id)
+                .values(email=None, subscriber_id=None, email_hash=digest, updated_at=utcnow())
+            )
+            for event in session.scalars(select(ProviderEvent).where(ProviderEvent.subscriber_id == sub.id)):
+                event.payload = _without_personal_data(event.payload)
+                event.subscriber_id = None
+            session.execute(delete(Membership).where(Membership.subscriber_id == sub.id))
+            session.execute(delete(Subscriber).where(Subscriber.id == sub.id))
+            reason = sub.status if sub.status in SUPPRESSED else "removed"
+            add_suppressions(session.connection(), [(digest, reason)], "remove")
+            return True
+
     def save_preferences(self, subscriber_id: int, name: str, lists: list[str], offered: list[str]) -> None:
         """Set the name and which of the ``offered`` lists the subscriber is on; memberships of
         lists not offered are left alone."""
@@ -127,3 +179,11 @@ class ConsentQueries:
                 session.execute(insert(Membership), [{"subscriber_id": subscriber_id, "list_id": i} for i in add])
             if drop or add:
                 sub.updated_at = utcnow()
+
+
+#: What an event keeps once its subscriber is erased: nothing that names or locates a person.
+_EVENT_KEYS_KEPT = ("event", "timestamp", "sg_event_id", "sg_message_id", "issue", "type", "category")
+
+
+def _without_personal_data(payload: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (payload or {}).items() if k in _EVENT_KEYS_KEPT}

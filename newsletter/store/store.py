@@ -10,12 +10,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .consent import ConsentQueries
 from .events import EventLog
-from .models import SUPPRESSED, Delivery, MailingList, Membership, ProviderEvent, Subscriber, utcnow
+from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, utcnow
 from .suppression import AddressHash, add_suppressions, lift_suppressions, suppressed_among
 
 # Keys per IN (...) query: far below every database's limit on bound parameters.
@@ -245,53 +245,6 @@ class Store(ConsentQueries):
                 add_suppressions(session.connection(), [(self.hash(key), status)], source)
             return result.rowcount > 0
 
-    def suppress(self, keys: Iterable[str], reason: str = "unsubscribed", source: str = "cli") -> dict[str, int]:
-        """Addresses that left: known subscribers get ``reason`` as their status (unless they
-        already left), and every address goes on the suppression list, known or not, so a later
-        import or form never adds it silently. Counts: ``changed``, ``already``, ``unknown``."""
-        keys = list(dict.fromkeys(keys))
-        counts = {"changed": 0, "already": 0, "unknown": 0}
-        now = utcnow()
-        with Session(self.engine) as session, session.begin():
-            for chunk in _chunks(keys):
-                status_of = dict(session.execute(
-                    select(Subscriber.email_key, Subscriber.status).where(Subscriber.email_key.in_(chunk))
-                ).all())
-                moving = [k for k, s in status_of.items() if s not in SUPPRESSED]
-                if moving:
-                    session.execute(update(Subscriber).where(Subscriber.email_key.in_(moving)).values(
-                        status=reason, unsubscribed_at=now, updated_at=now))
-                counts["changed"] += len(moving)
-                counts["already"] += len(status_of) - len(moving)
-                counts["unknown"] += len(chunk) - len(status_of)
-                reasons = {k: (status_of[k] if status_of.get(k) in SUPPRESSED else reason) for k in chunk}
-                add_suppressions(session.connection(), [(self.hash(k), r) for k, r in reasons.items()], source)
-        return counts
-
-    def erase_subscriber(self, key: str) -> bool:
-        """Delete a subscriber and their memberships; their ledger rows and events keep no
-        personal data, only the keyed hash. The address goes on the suppression list."""
-        digest = self.hash(key)
-        with Session(self.engine) as session, session.begin():
-            sub = session.execute(
-                select(Subscriber.id, Subscriber.status).where(Subscriber.email_key == key)
-            ).one_or_none()
-            if sub is None:
-                return False
-            session.execute(
-                update(Delivery)
-                .where(Delivery.subscriber_id == sub.id)
-                .values(email=None, subscriber_id=None, email_hash=digest, updated_at=utcnow())
-            )
-            for event in session.scalars(select(ProviderEvent).where(ProviderEvent.subscriber_id == sub.id)):
-                event.payload = _without_personal_data(event.payload)
-                event.subscriber_id = None
-            session.execute(delete(Membership).where(Membership.subscriber_id == sub.id))
-            session.execute(delete(Subscriber).where(Subscriber.id == sub.id))
-            reason = sub.status if sub.status in SUPPRESSED else "removed"
-            add_suppressions(session.connection(), [(digest, reason)], "remove")
-            return True
-
     def get_subscriber(self, key: str) -> SubscriberRow | None:
         """One subscriber by lowercased address."""
         with Session(self.engine) as session:
@@ -404,14 +357,6 @@ def _fresh(row: NewSubscriber, digest: str, status: str, source: str, now) -> di
         "confirmed_at": now if status == "confirmed" else None,
         "unsubscribed_at": now if status in SUPPRESSED else None,
     }
-
-
-#: What an event keeps once its subscriber is erased: nothing that names or locates a person.
-_EVENT_KEYS_KEPT = ("event", "timestamp", "sg_event_id", "sg_message_id", "issue", "type", "category")
-
-
-def _without_personal_data(payload: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: v for k, v in (payload or {}).items() if k in _EVENT_KEYS_KEPT}
 
 
 def _apply(sub: Subscriber, row: NewSubscriber, status: str, force: bool, now) -> bool:

@@ -13,7 +13,6 @@ key therefore forgets the list (and invalidates every link already sent).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Iterable
 from functools import cached_property

@@ -258,3 +258,16 @@ def test_events_built_from_what_sendgrid_was_sent_find_their_rows(client, site_s
     answer = post(client, webhook_keys, events)
     assert answer.json()["matched"] == 5 and answer.json()["updated"] == 5
     assert set(statuses(site_store).values()) == {"delivered"}
+
+
+def test_erasing_a_subscriber_scrubs_their_events(client, site_store, webhook_keys, sent):
+    sid = sent["a@example.com"]
+    post(client, webhook_keys, [ev("click", sid, "a@example.com", url="https://x.example/", ip="203.0.113.9",
+                                   useragent="Mail/1.0")])
+    assert site_store.erase_subscriber("a@example.com")
+    with site_store.engine.connect() as conn:
+        row = conn.execute(text("SELECT subscriber_id, payload FROM provider_events")).one()
+    payload = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
+    assert row.subscriber_id is None
+    assert set(payload) == {"event", "timestamp", "sg_event_id", "sg_message_id", "issue"}
+    assert site_store.events.summary(ISSUE)["events"]["click"] == {"events": 1, "unique": 1}  # still counted
