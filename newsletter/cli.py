@@ -388,7 +388,8 @@ def subscribers_remove(
     email: Annotated[str, typer.Argument(help="Email address.", show_default=False)],
     config: ConfigOption = None,
 ) -> None:
-    """Erase a subscriber: row and memberships deleted, address removed from the delivery ledger."""
+    """Erase a subscriber: row, memberships and the address in the ledger go; a keyed hash stays, so
+    no import or form adds them again silently and no issue reaches them twice."""
     from .commands.subscribers import remove
 
     if not remove(email, _settings(config)):

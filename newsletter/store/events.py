@@ -267,4 +267,10 @@ def _update_ledger(conn: Connection, events: list[_Event], now: dt.datetime) -> 
             params,
         )
         changed += max(result.rowcount or 0, 0)
+    # A deferral changes no status, but says why a sent message has not arrived yet.
+    deferred = [{"did": e.delivery_id, "note": e.reason()} for e in events
+                if e.event == "deferred" and e.delivery_id is not None]
+    if deferred:
+        conn.execute(update(D).where(D.c.id == bindparam("did"), D.c.status == "sent").values(
+            last_error=bindparam("note"), updated_at=now), deferred)
     return changed

@@ -75,6 +75,8 @@ def test_events_update_the_ledger_and_only_move_it_up(client, site_store, webhoo
     assert answer.json() == {"received": 6, "new": 6, "matched": 6, "updated": 2, "suppressed": 0}
     assert statuses(site_store) == {"a@example.com": "opened", "b@example.com": "clicked", "c@example.com": "sent"}
     assert stored(site_store) == 6
+    [deferred] = Ledger(site_store.engine, ISSUE).rows(["sent"])
+    assert deferred["last_error"] == "SendGrid deferred: try later"
 
 
 @pytest.mark.parametrize("kind,extra,ledger,subscriber", [
