@@ -46,6 +46,8 @@ class Archive:
         self._stamp: tuple = ()
         self._issues: dict[str, object] = {}  # id → Issue, for the files as they are now
         self._pages: dict[str, str] = {}
+        #: When each issue first went out: asked of the ledger until it has, then remembered.
+        self._sent: dict[str, dt.datetime] = {}
         self._lock = threading.Lock()
 
     def _files(self) -> tuple:
@@ -76,11 +78,19 @@ class Archive:
                 self._stamp, self._issues, self._pages = stamp, issues, {}
             return self._issues
 
+    def _first_sent(self, issue_id: str) -> dt.datetime | None:
+        sent = self._sent.get(issue_id)
+        if sent is None:
+            sent = Ledger(self.engine, issue_id).first_sent()
+            if sent is not None:
+                self._sent[issue_id] = sent
+        return sent
+
     def issues(self) -> list[ArchivedIssue]:
         """Sent issues, newest first."""
         found = []
         for issue_id, issue in self._load().items():
-            sent = Ledger(self.engine, issue_id).first_sent()
+            sent = self._first_sent(issue_id)
             if sent is not None:
                 found.append(ArchivedIssue(issue_id, issue.subject, issue.preheader, sent,
                                            self.settings.web_url(issue_id)))
@@ -89,7 +99,7 @@ class Archive:
     def web_html(self, issue_id: str) -> str | None:
         """The web version of a sent issue; None for an unknown or unsent one."""
         issue = self._load().get(issue_id)
-        if issue is None or Ledger(self.engine, issue_id).first_sent() is None:
+        if issue is None or self._first_sent(issue_id) is None:
             return None
         with self._lock:
             if issue_id not in self._pages:

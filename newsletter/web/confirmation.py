@@ -19,6 +19,7 @@ from types import SimpleNamespace
 import jinja2
 
 from ..config import Settings
+from ..errors import NewsletterError
 from ..providers import Mailing, ProviderError, Recipient, make_provider
 from ..render import Personalizer
 from ..render.mjml import compile_mjml, inline_css
@@ -95,7 +96,7 @@ class ConfirmationMail:
         try:
             with make_provider(self.settings) as provider:
                 result = provider.send(mailing, [recipient])[0]
-        except (ProviderError, OSError) as exc:
+        except (ProviderError, NewsletterError, OSError) as exc:
             log.error("confirmation email to subscriber %s not sent: %s", subscriber_id, exc)
             return False
         if not result.ok:
