@@ -55,7 +55,7 @@ def test_removed_then_readded_address_never_gets_the_same_issue_twice(publicatio
     use_database(publication, database_url)
     (publication / "subs.csv").write_text("email,lists\nann@example.com,weekly\nbob@example.com,weekly\n")
     assert run_cli("subscribers", "import", "subs.csv", cwd=publication).returncode == 0
-    assert run_cli("send", EXAMPLE_ISSUE, cwd=publication).returncode == 0
+    assert run_cli("send", EXAMPLE_ISSUE, "--now", cwd=publication).returncode == 0
     assert run_cli("subscribers", "remove", "ann@example.com", cwd=publication).returncode == 0
 
     again = run_cli("subscribers", "import", "subs.csv", cwd=publication)
@@ -65,7 +65,7 @@ def test_removed_then_readded_address_never_gets_the_same_issue_twice(publicatio
     forced = run_cli("subscribers", "import", "subs.csv", "--force", cwd=publication)
     assert "1 added" in forced.stdout, forced.stdout
 
-    resend = run_cli("send", EXAMPLE_ISSUE, cwd=publication)
+    resend = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=publication)
     assert resend.returncode == 0 and "0 sent" in resend.stdout, resend.stdout
     assert sent_to(publication) == ["ann@example.com", "bob@example.com"]  # once each
 

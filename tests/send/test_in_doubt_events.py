@@ -51,7 +51,7 @@ def test_retry_in_doubt_waits_for_events_then_resends_only_the_silent(publicatio
                    NO_PROXY="127.0.0.1,localhost", NEWSLETTER_SENDGRID_WEBHOOK_KEY=webhook_keys[1], COLUMNS="300")
         run = lambda *a: subprocess.run([sys.executable, "-m", "newsletter", *a], cwd=publication, env=env,  # noqa: E731
                                         capture_output=True, text=True, timeout=120)
-        first = run("send", EXAMPLE_ISSUE, "--retry-in-doubt")
+        first = run("send", EXAMPLE_ISSUE, "--now", "--retry-in-doubt")
         assert first.returncode == 1, first.stdout + first.stderr
         assert "4 deliveries were interrupted by an earlier crash" in first.stdout
         assert "1 deliveries put back in the queue on request" in first.stdout
@@ -69,7 +69,7 @@ def test_retry_in_doubt_waits_for_events_then_resends_only_the_silent(publicatio
             ])
             assert result.updated == 2
         age(settings, ids, minutes=20)  # the grace is over
-        second = run("send", EXAMPLE_ISSUE, "--retry-in-doubt")
+        second = run("send", EXAMPLE_ISSUE, "--now", "--retry-in-doubt")
         assert second.returncode == 0, second.stdout + second.stderr
         assert sorted(d.email for d in standin.delivered) == ["r0@example.com", "r3@example.com"]
 

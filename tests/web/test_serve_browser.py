@@ -138,7 +138,7 @@ def open_email_and_click(page, site: Site, email: str, subject_start: str, link_
 def test_subscribe_confirm_receive_unsubscribe_and_the_next_send_skips_them(browser, site):
     page = browser.new_page()
     subscribe_and_confirm(page, site, "reader@example.com", "Ann O'Hara", {"weekly"})
-    site.cli("send", EXAMPLE_ISSUE)
+    site.cli("send", EXAMPLE_ISSUE, "--now")
     assert len(messages_to(site.publication, "reader@example.com")) == 2  # confirmation + the issue
 
     [issue] = [m for m in messages_to(site.publication, "reader@example.com") if "Balagov" in str(m["Subject"])]
@@ -152,7 +152,7 @@ def test_subscribe_confirm_receive_unsubscribe_and_the_next_send_skips_them(brow
     assert site.status("reader@example.com") == "unsubscribed"
 
     second_issue(site.publication)
-    site.cli("send", "next-week")
+    site.cli("send", "next-week", "--now")
     assert [str(m["Subject"]).startswith("Next week") for m in messages_to(site.publication, "reader@example.com")
             ].count(True) == 0
     assert len(messages_to(site.publication, "control@example.com")) == 2
@@ -163,7 +163,7 @@ def test_preferences_change_lists_and_the_next_send_follows(browser, site):
     page = browser.new_page()
     name = "<i>Ben</i> & <script>x()</script>"
     subscribe_and_confirm(page, site, "ben@example.com", name, {"weekly", "festival"})
-    site.cli("send", EXAMPLE_ISSUE)
+    site.cli("send", EXAMPLE_ISSUE, "--now")
 
     open_email_and_click(page, site, "ben@example.com", "Balagov", "Update your preferences")
     assert page.url.startswith(f"{site.url}/preferences/")
@@ -179,7 +179,7 @@ def test_preferences_change_lists_and_the_next_send_follows(browser, site):
     listed = site.cli("subscribers", "list").stdout
     assert "ben@example.com\tBen\tconfirmed\tfestival" in listed
     second_issue(site.publication)  # its audience is the weekly list
-    site.cli("send", "next-week")
+    site.cli("send", "next-week", "--now")
     subjects = [str(m["Subject"]) for m in messages_to(site.publication, "ben@example.com")]
     assert not any(s.startswith("Next week") for s in subjects)
     assert len(messages_to(site.publication, "control@example.com")) == 2
