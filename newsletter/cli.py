@@ -86,6 +86,24 @@ def preview(
         server.server_close()
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).", min=0, max=65535)] = 8000,
+    config: ConfigOption = None,
+) -> None:
+    """The web side: subscribe, confirm, unsubscribe, preferences, the SendGrid webhook, the archive."""
+    from .commands.serve import serve as run
+
+    settings = _settings(config)
+    code = run(settings, host, port, ready=lambda url: out.print(
+        f"serving {settings.name} on {url} for {settings.base_url} (Ctrl-C to stop)", markup=False))
+    if code:
+        out.print(f"stopped by {'Ctrl-C' if code == 130 else 'SIGTERM'}; the requests in flight were answered",
+                  markup=False)
+        raise typer.Exit(code)
+
+
 subscribers_app = typer.Typer(help="The subscriber store: import, add, remove, list, export.", no_args_is_help=True)
 db_app = typer.Typer(help="The database behind the subscriber store.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
@@ -121,7 +139,8 @@ def send(
         out.print(f"test copy sent to {to} ({message_id or 'no message id'}); not recorded in the ledger", markup=False)
         return
     options = SendOptions(provider=provider, retry_failed=retry_failed, retry_in_doubt=retry_in_doubt, dry_run=dry_run,
-                          respect_send_at=not now, max_attempts=settings.max_attempts, pause_after=settings.pause_after)
+                          respect_send_at=not now, max_attempts=settings.max_attempts, pause_after=settings.pause_after,
+                          in_doubt_grace=settings.in_doubt_grace)
     stop = threading.Event()
 
     def first(signum: int) -> None:
@@ -183,13 +202,17 @@ def _print_summary(summary, settings) -> None:
         return
     if summary.requeued:
         out.print(f"{summary.requeued} deliveries put back in the queue on request", markup=False)
+    if summary.held_back:
+        out.print(f"{summary.held_back} deliveries in doubt are held back until {summary.held_until:%Y-%m-%d %H:%M:%S} UTC: "
+                  f"SendGrid's event webhook may still show they were sent (in_doubt_grace = {settings.in_doubt_grace:g} s "
+                  "after their batch); run --retry-in-doubt again after that", markup=False)
     if summary.in_doubt:
         out.print(f"{summary.in_doubt} deliveries are in doubt: the provider's answer was lost after they "
                   "were handed over; see 'newsletter report'", markup=False)
     out.print(f"{summary.issue_id} via {summary.provider}: {summary.sent} sent, {summary.failed} failed, "
               f"{summary.skipped} skipped in {summary.elapsed:.1f} s ({summary.rate:,.0f}/s, "
               f"{summary.provider_calls} provider calls); ledger: {_counts(summary.counts)}", markup=False)
-    earlier = summary.counts.get("in_doubt", 0) - summary.in_doubt - summary.in_doubt_found
+    earlier = summary.counts.get("in_doubt", 0) - summary.in_doubt - summary.in_doubt_found - summary.held_back
     if earlier > 0:
         out.print(f"{earlier} deliveries are still in doubt from earlier runs: see 'newsletter report "
                   f"{summary.issue_id}'; resend them with --retry-in-doubt", markup=False)
@@ -301,6 +324,17 @@ def report(
     for row in data["in_doubt"]:
         out.print(f"in doubt: {row['email']}: {row['note']}", markup=False)
     _more(data["counts"].get("in_doubt", 0) - len(data["in_doubt"]), "in doubt")
+    engagement = data["engagement"]
+    if any(e["events"] for e in engagement.values()):
+        opened, clicked = engagement["opened"], engagement["clicked"]
+        out.print(f"events: {engagement['delivered']['deliveries']} delivered, {engagement['bounced']['deliveries']} bounced, "
+                  f"{engagement['dropped']['deliveries']} dropped, {engagement['complained']['deliveries']} complained, "
+                  f"{opened['deliveries']} opened ({opened['events']} opens), "
+                  f"{clicked['deliveries']} clicked ({clicked['events']} clicks), "
+                  f"{engagement['unsubscribed']['deliveries']} unsubscribed at the provider", markup=False)
+        for slot in data["clicks_by_slot"]:
+            out.print(f"  {slot['clicks']:>6} clicks ({slot['readers']} readers)  {slot['slot'] or '-'}  {slot['title']}",
+                      markup=False)
 
 
 REPORT_PAGE = 20
@@ -343,7 +377,8 @@ def subscribers_add(
 
     counts = add(email, _settings(config), name=name, lists=lists or [])
     if counts.kept_out:
-        out.print(f"kept out: {email.strip()} has unsubscribed, bounced or complained", markup=False, soft_wrap=True)
+        out.print(f"kept out: {email.strip()} has unsubscribed, bounced, complained or was removed; only a new "
+                  "double opt-in (the subscribe page of 'newsletter serve') brings them back", markup=False, soft_wrap=True)
         raise typer.Exit(1)
     out.print(f"{'added' if counts.added else 'updated' if counts.updated else 'unchanged'}: {email.strip()}", markup=False, soft_wrap=True)
 
@@ -353,13 +388,35 @@ def subscribers_remove(
     email: Annotated[str, typer.Argument(help="Email address.", show_default=False)],
     config: ConfigOption = None,
 ) -> None:
-    """Erase a subscriber: row and memberships deleted, address removed from the delivery ledger."""
+    """Erase a subscriber: row, memberships and the address in the ledger go; a keyed hash stays, so
+    no import or form adds them again silently and no issue reaches them twice."""
     from .commands.subscribers import remove
 
     if not remove(email, _settings(config)):
         out.print(f"not found: {email.strip()}", markup=False, soft_wrap=True)
         raise typer.Exit(1)
     out.print(f"removed: {email.strip()}", markup=False, soft_wrap=True)
+
+
+@subscribers_app.command("unsubscribe")
+def subscribers_unsubscribe(
+    emails: Annotated[Optional[list[str]], typer.Argument(help="Email addresses.", show_default=False)] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", "-f", help="A file of addresses: one a line, or a CSV with an email column.")] = None,
+    status: Annotated[str, typer.Option(help="Why they leave: unsubscribed | bounced | complained.")] = "unsubscribed",
+    config: ConfigOption = None,
+) -> None:
+    """Unsubscribe addresses; unknown ones are suppressed too, so no import or form adds them later."""
+    from .commands.subscribers import unsubscribe
+
+    if not emails and file is None:
+        raise typer.BadParameter("give addresses, or --file")
+    counts, problems = unsubscribe(emails or [], _settings(config), file=file, status=status)
+    for problem in problems:
+        out.print(str(problem), markup=False, soft_wrap=True)
+    out.print(f"{status}: {counts['changed']} subscribers; {counts['already']} had already left; "
+              f"{counts['unknown']} not subscribers, kept out from now on", markup=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 @subscribers_app.command("list")

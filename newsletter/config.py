@@ -31,6 +31,14 @@ class UtmSettings:
 
 
 @dataclass
+class WebSettings:
+    """What ``newsletter serve`` offers readers."""
+
+    #: Lists a reader can choose on the subscribe and preferences pages (all ticked at first).
+    lists: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Settings:
     """Everything a publication configures. Paths are absolute once loaded."""
 
@@ -71,6 +79,9 @@ class Settings:
     #: Seconds a scheduler holds a running send without renewing its claim; after that (it died),
     #: another scheduler takes the send over and resumes it through the ledger.
     scheduler_lease: float = 60.0
+    #: Seconds after its batch that ``send --retry-in-doubt`` leaves an in-doubt SendGrid delivery
+    #: alone, waiting for the event webhook to show whether it was sent.
+    in_doubt_grace: float = 900.0
     sendgrid_api_key: str = ""
     sendgrid_host: str = "https://api.sendgrid.com"
     sendgrid_webhook_key: str = ""
@@ -84,6 +95,7 @@ class Settings:
     #: name made a label under the From domain (``the-long-take.thelongtake.example``).
     list_id: str = ""
     utm: UtmSettings = field(default_factory=UtmSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     #: The publication folder (where ``newsletter.toml`` is).
     root: Path = field(default_factory=Path.cwd)
     #: The settings file that was read, if any.
@@ -167,22 +179,13 @@ def _read_file(path: Path) -> Settings:
 
     settings = Settings(root=path.parent.resolve(), config_path=path.resolve())
     problems: list[Problem] = []
-    known = {f.name: f for f in fields(Settings) if f.name not in ("root", "config_path", "utm")}
+    tables = ("utm", "web")
+    known = {f.name: f for f in fields(Settings) if f.name not in ("root", "config_path", *tables)}
     defaults = Settings()
     for key, value in data.items():
         attr = _FILE_KEYS.get(key, key)
-        if key == "utm":
-            if not isinstance(value, dict):
-                problems.append(Problem(shown, None, "utm: expected a table"))
-                continue
-            for ukey, uvalue in value.items():
-                default = getattr(UtmSettings(), ukey, None)
-                if default is None:
-                    problems.append(Problem(shown, None, f"utm.{ukey}: unknown key"))
-                elif type(uvalue) is not type(default):
-                    problems.append(Problem(shown, None, f"utm.{ukey}: expected a {type(default).__name__}"))
-                else:
-                    setattr(settings.utm, ukey, uvalue)
+        if key in tables:
+            _read_table(shown, key, value, getattr(settings, key), problems)
         elif key == "from" or (attr in known and key != "from_address"):
             default = getattr(defaults, attr)
             if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -199,6 +202,22 @@ def _read_file(path: Path) -> Settings:
     if problems:
         raise InputError(problems)
     return settings
+
+
+def _read_table(shown: str, name: str, value: object, target: object, problems: list[Problem]) -> None:
+    """A ``[table]`` of the settings file into its dataclass; every value typed like its default."""
+    if not isinstance(value, dict):
+        problems.append(Problem(shown, None, f"{name}: expected a table"))
+        return
+    for key, item in value.items():
+        default = getattr(type(target)(), key, None)
+        if default is None:
+            problems.append(Problem(shown, None, f"{name}.{key}: unknown key"))
+        elif type(item) is not type(default) or (isinstance(item, list) and not all(isinstance(v, str) for v in item)):
+            kind = "list of strings" if isinstance(default, list) else type(default).__name__
+            problems.append(Problem(shown, None, f"{name}.{key}: expected a {kind}"))
+        else:
+            setattr(target, key, item)
 
 
 def _validate(settings: Settings) -> list[Problem]:

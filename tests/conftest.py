@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -36,6 +37,19 @@ def publication(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def settings(publication):
     return load_settings(publication / "newsletter.toml", env={})
+
+
+@pytest.fixture(scope="session")
+def webhook_keys():
+    """An ECDSA P-256 key pair, as SendGrid holds one: the private key signs, the public key
+    (base64 DER, as SendGrid shows it) verifies."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, base64.b64encode(public).decode("ascii")
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import InputError, Problem
-from ..store import SUBSCRIBER_STATUSES, NewSubscriber, SubscriberRow, UpsertCounts, open_store
-from ..subscribers import BadAddress, ImportReport, export_csv, import_csv, normalize
+from ..errors import InputError, Problem, display_path
+from ..store import SUBSCRIBER_STATUSES, SUPPRESSED, NewSubscriber, SubscriberRow, UpsertCounts, open_store
+from ..subscribers import BadAddress, ImportReport, addresses_in, export_csv, import_csv, normalize
 
 
 def import_file(
@@ -32,6 +32,27 @@ def remove(email: str, settings: Settings) -> bool:
     _, key = _address(email, check=False)
     with open_store(settings) as store:
         return store.erase_subscriber(key)
+
+
+def unsubscribe(emails: list[str], settings: Settings, *, file: Path | None = None,
+                status: str = "unsubscribed") -> tuple[dict[str, int], list[Problem]]:
+    """Unsubscribe addresses given one by one or in a file (one per line, or a CSV with an
+    ``email`` column, such as a provider's suppression export). Unknown addresses go on the
+    suppression list too. Returns the counts and the lines that are not addresses."""
+    if status not in SUPPRESSED:
+        raise InputError([Problem("--status", None, f"{status!r} is not one of {', '.join(SUPPRESSED)}")])
+    keys: list[str] = []
+    problems: list[Problem] = []
+    for email in emails:
+        keys.append(_address(email, check=False)[1])
+    if file is not None:
+        for where, text in addresses_in(file):
+            try:
+                keys.append(normalize(text)[1])
+            except BadAddress as exc:
+                problems.append(Problem(display_path(file), where, str(exc)))
+    with open_store(settings) as store:
+        return store.suppress(keys, reason=status, source=f"cli:{file.name}" if file else "cli"), problems
 
 
 def list_subscribers(settings: Settings, *, list_name: str | None, status: str | None) -> list[SubscriberRow]:

@@ -92,6 +92,9 @@ class SendOptions:
     max_attempts: int = 5
     #: Failing batches in a row before the send pauses.
     pause_after: int = 5
+    #: Seconds after its batch an in-doubt row waits for a provider event before
+    #: ``retry_in_doubt`` resends it (SendGrid with the event webhook only).
+    in_doubt_grace: float = 0.0
     backoff_base: float = 1.0
     backoff_max: float = 60.0
 
@@ -119,6 +122,9 @@ class SendSummary:
     in_doubt: int = 0
     #: Rows an earlier, interrupted run left in doubt, found at the start of this one.
     in_doubt_found: int = 0
+    #: In-doubt rows ``retry_in_doubt`` left alone: their grace for provider events is not over.
+    held_back: int = 0
+    held_until: dt.datetime | None = None
     provider_calls: int = 0
     elapsed: float = 0.0
     dry_run: bool = False
@@ -235,7 +241,11 @@ def send_rendered(
             return summary
         summary.in_doubt_found = ledger.recover_interrupted()
         if options.retry_in_doubt:
-            summary.requeued += ledger.retry("in_doubt")
+            # SendGrid's events may still prove a row sent (the webhook resolves it): wait for them.
+            events = provider.name == "sendgrid" and bool(settings.sendgrid_webhook_key)
+            moved, summary.held_back, summary.held_until = ledger.retry_in_doubt(
+                options.in_doubt_grace if events else 0.0)
+            summary.requeued += moved
         if options.retry_failed:
             summary.requeued += ledger.retry("failed")
         summary.planned = ledger.plan(issue.audience)

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from ..config import Settings
 from .engine import connect, database_url, shown, upgrade
+from .consent import Signup
 from .models import SUBSCRIBER_STATUSES, SUPPRESSED
 from .store import NewSubscriber, Store, SubscriberRow, UpsertCounts
+from .suppression import AddressHash
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     """The publication's store, its schema brought up to date."""
-    return Store(connect(settings, migrate=migrate))
+    return Store(connect(settings, migrate=migrate), AddressHash.for_settings(settings))
 
 
 __all__ = [
-    "SUBSCRIBER_STATUSES", "SUPPRESSED", "NewSubscriber", "Store", "SubscriberRow", "UpsertCounts",
+    "SUBSCRIBER_STATUSES", "SUPPRESSED", "AddressHash", "NewSubscriber", "Signup", "Store", "SubscriberRow",
+    "UpsertCounts",
     "connect", "database_url", "open_store", "shown", "upgrade",
 ]

@@ -89,14 +89,16 @@ def make_engine(url: URL) -> Engine:
     return engine
 
 
-def alembic_config(connection=None):
-    """An Alembic configuration built in code: no ``alembic.ini`` is needed."""
+def alembic_config(connection=None, address_hash=None):
+    """An Alembic configuration built in code: no ``alembic.ini`` is needed. ``address_hash``
+    lets a migration hash the addresses already stored (0004)."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
         config.attributes["connection"] = connection
+    config.attributes["address_hash"] = address_hash
     return config
 
 
@@ -122,13 +124,13 @@ def _sqlite_file_lock(engine: Engine):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, address_hash=None) -> None:
     """Bring the schema up to the newest revision (nothing happens when it already is)."""
     with _THREAD_LOCK, _sqlite_file_lock(engine):
-        _upgrade(engine)
+        _upgrade(engine, address_hash)
 
 
-def _upgrade(engine: Engine) -> None:
+def _upgrade(engine: Engine, address_hash) -> None:
     from alembic import command
 
     try:
@@ -142,7 +144,7 @@ def _upgrade(engine: Engine) -> None:
                     # Two processes opening a new database at once: the second waits, then finds
                     # the schema at head. Released with the transaction.
                     connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-                command.upgrade(alembic_config(connection), "head")
+                command.upgrade(alembic_config(connection, address_hash), "head")
         except SQLAlchemyError as exc:
             raise InputError(
                 [Problem("database", None, f"cannot upgrade {shown(engine.url)}: {_reason(exc)}")]
@@ -151,7 +153,9 @@ def _upgrade(engine: Engine) -> None:
 
 def connect(settings: Settings, *, migrate: bool = True) -> Engine:
     """An engine for the publication's store, migrated to the newest schema."""
+    from .suppression import AddressHash
+
     engine = make_engine(database_url(settings))
     if migrate:
-        upgrade(engine)
+        upgrade(engine, AddressHash.for_settings(settings))
     return engine

@@ -26,6 +26,8 @@ M = Membership.__table__
 L = MailingList.__table__
 
 PLAN_BATCH = 20_000
+#: Statuses of a row whose message left (later ones come from provider events).
+SENT = ("sent", "delivered", "opened", "clicked", "bounced", "complained")
 
 
 @dataclass(frozen=True)
@@ -65,26 +67,28 @@ class Ledger:
     def plan(self, audience: Audience, batch: int = PLAN_BATCH) -> int:
         """Queue every selected subscriber not yet in the ledger, in id ranges committed one by one.
 
-        Who is already there is left to the unique (issue, subscriber) index (ON CONFLICT DO
-        NOTHING): a NOT EXISTS probe would also walk the rows the same statement has just
-        inserted, which made planning quadratic in the range on PostgreSQL.
+        Who is already there is left to the unique indexes (ON CONFLICT DO NOTHING): (issue,
+        subscriber), and (issue, keyed address hash), which keeps out an address that got the
+        issue before it was erased and added again. A NOT EXISTS probe would also walk the rows
+        the same statement has just inserted, which made planning quadratic on PostgreSQL.
         """
         added = 0
         with self.engine.connect() as conn:
             top = conn.execute(select(func.max(S.c.id))).scalar() or 0
-        columns = ["issue_id", "subscriber_id", "email", "status", "attempts", "queued_at", "updated_at"]
+        columns = ["issue_id", "subscriber_id", "email", "email_hash", "status", "attempts", "queued_at", "updated_at"]
         upsert = postgresql_insert if self.postgres else sqlite_insert
         low = 0
         while low < top:
             high = low + batch
             now = utcnow()
             chosen = (
-                select(literal(self.issue_id), S.c.id, S.c.email, literal("queued"), literal(0), literal(now), literal(now))
+                select(literal(self.issue_id), S.c.id, S.c.email, S.c.email_hash, literal("queued"), literal(0),
+                       literal(now), literal(now))
                 .where(S.c.id > low, S.c.id <= high, _audience_filter(audience))
             )
             statement = (
                 upsert(D).from_select(columns, chosen)
-                .on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
+                .on_conflict_do_nothing()
                 .returning(D.c.id)
             )
             with self.engine.begin() as conn:
@@ -103,23 +107,43 @@ class Ledger:
 
     # --- recovery and retries -------------------------------------------------------------
 
-    def _move(self, from_status: str, to_status: str, note: str | None = None) -> int:
-        values: dict = {"status": to_status, "updated_at": utcnow()}
+    def _move(self, from_status: str, to_status: str, note: str | None = None, touch: bool = True,
+              before: dt.datetime | None = None) -> int:
+        values: dict = {"status": to_status}
+        if touch:
+            values["updated_at"] = utcnow()
         if note is not None:
             values["last_error"] = note
+        where = [D.c.issue_id == self.issue_id, D.c.status == from_status]
+        if before is not None:
+            where.append(D.c.updated_at <= before)
         with self.engine.begin() as conn:
-            result = conn.execute(
-                update(D).where(D.c.issue_id == self.issue_id, D.c.status == from_status).values(**values)
-            )
-            return result.rowcount or 0
+            return conn.execute(update(D).where(*where).values(**values)).rowcount or 0
 
     def recover_interrupted(self) -> int:
-        """Rows left ``sending`` by a crash become ``in_doubt``: they may or may not have left."""
-        return self._move("sending", "in_doubt", "interrupted between handing to the provider and recording the result")
+        """Rows left ``sending`` by a crash become ``in_doubt``: they may or may not have left.
+        Their ``updated_at`` stays the time of the batch, from which the grace for provider
+        events counts (:meth:`retry_in_doubt`)."""
+        return self._move("sending", "in_doubt", "interrupted between handing to the provider and recording the result",
+                          touch=False)
 
     def retry(self, status: str) -> int:
         """Put ``failed`` or ``in_doubt`` rows back in the queue, on purpose."""
         return self._move(status, "queued")
+
+    def retry_in_doubt(self, grace: float = 0.0) -> tuple[int, int, dt.datetime | None]:
+        """Put ``in_doubt`` rows back in the queue, except those whose batch is less than ``grace``
+        seconds old: a provider event may still show they were sent. (requeued, held back, when
+        the last one held back may be retried)."""
+        cutoff = utcnow() - dt.timedelta(seconds=grace)
+        moved = self._move("in_doubt", "queued", before=cutoff)
+        with self.engine.connect() as conn:
+            held, newest = conn.execute(
+                select(func.count(), func.max(D.c.updated_at)).where(D.c.issue_id == self.issue_id, D.c.status == "in_doubt")
+            ).one()
+        if newest is not None and newest.tzinfo is None:  # SQLite gives back naive UTC
+            newest = newest.replace(tzinfo=dt.timezone.utc)
+        return moved, held, (newest + dt.timedelta(seconds=grace) if held else None)
 
     # --- the send loop --------------------------------------------------------------------
 
@@ -242,6 +266,19 @@ class Ledger:
                 .order_by(D.c.id).limit(limit)
             ).mappings().all()
         return [dict(row) for row in result]
+
+    def first_sent(self) -> dt.datetime | None:
+        """When the issue first went out (its lowest sent row), or None if nobody got it.
+
+        One index seek per status that means "it left", instead of a scan of every row."""
+        with self.engine.connect() as conn:
+            times = [
+                conn.execute(select(D.c.sent_at).where(D.c.issue_id == self.issue_id, D.c.status == status,
+                                                       D.c.sent_at.is_not(None)).order_by(D.c.id).limit(1)).scalar()
+                for status in SENT
+            ]
+        times = [t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t for t in times if t is not None]
+        return min(times, default=None)
 
     def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """When the first row was queued and the last one sent."""

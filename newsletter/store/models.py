@@ -35,6 +35,10 @@ DELIVERY_STATUSES = (
 #: ``interrupted`` (stopped gracefully, resumes), ``missed`` (due past the grace), ``skipped`` (a
 #: recurring occurrence with nothing new), ``cancelled`` (unscheduled).
 SCHEDULE_STATES = ("scheduled", "running", "interrupted", "sent", "failed", "missed", "refused", "skipped", "cancelled")
+#: Why an address is on the suppression list: it left (one of SUPPRESSED), or it was erased.
+SUPPRESSION_REASONS = (*SUPPRESSED, "removed")
+#: Length of a keyed address hash (hex): 128 bits of HMAC-SHA256.
+HASH_LENGTH = 32
 
 # Named constraints, so migrations can refer to them on every database.
 NAMING = {
@@ -69,6 +73,9 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
     email_key: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    #: Keyed hash of ``email_key`` (migration 0004): what the ledger and the suppression list
+    #: remember of an address once the row is erased.
+    email_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
     name: Mapped[str] = mapped_column(String(1000), default="")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attributes: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
@@ -111,6 +118,8 @@ class Delivery(Base):
         CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
         # The send loop claims "the next queued rows of this issue" (migration 0002).
         Index("ix_deliveries_queue", "issue_id", "status", "id"),
+        # An address gets an issue once, even if it was erased and added again (migration 0004).
+        Index("uq_deliveries_issue_address", "issue_id", "email_hash", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -119,6 +128,8 @@ class Delivery(Base):
         ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
     )
     email: Mapped[str | None] = mapped_column(String(320))
+    #: The subscriber's keyed address hash, kept when the row is erased.
+    email_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
     status: Mapped[str] = mapped_column(String(16), default="queued")
     provider_message_id: Mapped[str | None] = mapped_column(String(500))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -162,3 +173,45 @@ class ScheduledSend(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Suppression(Base):
+    """An address that left, remembered only by its keyed hash: no import, ``add`` or form brings
+    it back without a new double opt-in, even after its subscriber row is erased."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (CheckConstraint(_in("reason", SUPPRESSION_REASONS), name="reason"),)
+
+    email_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    #: What suppressed it: ``web``, ``cli``, ``import:FILE``, ``sendgrid:bounce`` …
+    source: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ProviderEvent(Base):
+    """A provider's event (SendGrid's Event Webhook) as it came, once per provider event id.
+
+    ``issue_id``, ``subscriber_id`` come from the message's custom args; ``delivery_id`` is the
+    ledger row it was matched to (None for unknown rows: kept anyway). No foreign keys: events
+    outlive the rows they name.
+    """
+
+    __tablename__ = "provider_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id"),
+        Index("ix_provider_events_issue", "issue_id", "event"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(40))
+    issue_id: Mapped[str | None] = mapped_column(String(200))
+    subscriber_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    delivery_id: Mapped[int | None] = mapped_column(Integer)
+    #: The clicked link (click events): the report rolls clicks up by its ``utm_content``.
+    url: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType)

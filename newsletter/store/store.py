@@ -10,10 +10,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from .consent import ConsentQueries
+from .events import EventLog
 from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, utcnow
+from .suppression import AddressHash, add_suppressions, lift_suppressions, suppressed_among
 
 # Keys per IN (...) query: far below every database's limit on bound parameters.
 _CHUNK = 500
@@ -31,6 +34,9 @@ class NewSubscriber:
     attributes: dict[str, Any] = field(default_factory=dict)
     #: Where it came from, for the record: ``FILE:ROW`` or ``cli``.
     line: int | None = None
+    #: ``unsubscribed``, ``bounced`` or ``complained`` when the source says the address left (a
+    #: ``status`` column, as in a provider's suppression export); None otherwise.
+    status: str | None = None
 
 
 @dataclass
@@ -40,10 +46,13 @@ class UpsertCounts:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    #: Suppressed (unsubscribed, bounced, complained) addresses left alone.
+    #: Suppressed (unsubscribed, bounced, complained, erased) addresses left alone.
     kept_out: int = 0
     #: The addresses kept out, for reporting.
     kept_out_keys: list[str] = field(default_factory=list)
+    #: Addresses the source marked as gone (``status`` unsubscribed, bounced, complained), now
+    #: suppressed; also counted as added or updated when a row changed.
+    suppressed: int = 0
 
     def __iadd__(self, other: "UpsertCounts") -> "UpsertCounts":
         self.added += other.added
@@ -51,6 +60,7 @@ class UpsertCounts:
         self.unchanged += other.unchanged
         self.kept_out += other.kept_out
         self.kept_out_keys += other.kept_out_keys
+        self.suppressed += other.suppressed
         return self
 
 
@@ -71,14 +81,23 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
         yield items[start:start + size]
 
 
-class Store:
-    """Queries over one database. Each public method is one transaction."""
+class Store(ConsentQueries):
+    """Queries over one database. Each public method is one transaction.
 
-    def __init__(self, engine: Engine):
+    ``address_hash`` keys the hashes that the suppression list and the ledger keep of addresses.
+    """
+
+    def __init__(self, engine: Engine, address_hash: AddressHash):
         self.engine = engine
+        self.hash = address_hash
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def events(self) -> EventLog:
+        """Provider events (the SendGrid webhook) and what they do to the ledger."""
+        return EventLog(self.engine, self.hash)
 
     def __enter__(self) -> "Store":
         return self
@@ -100,13 +119,20 @@ class Store:
     ) -> UpsertCounts:
         """Add new addresses, update known ones, add list memberships (never remove them).
 
-        A suppressed address is neither resubscribed nor changed unless ``force``. With
-        ``commit=False`` everything is done and then rolled back: a dry run sees the same counts.
+        A suppressed address (its row unsubscribed, bounced or complained, or its hash on the
+        suppression list after an erasure) is neither added, resubscribed nor changed unless
+        ``force``, which also takes it off the list. A row whose ``status`` says it left is
+        suppressed. With ``commit=False`` everything is done and then rolled back: a dry run sees
+        the same counts.
         """
         counts = UpsertCounts()
         extra_lists = list(lists)
         now = utcnow()
+        hashes = {row.key: self.hash(row.key) for row in rows}
         with Session(self.engine) as session:
+            on_list = suppressed_among(session.connection(), hashes.values())
+            leaving: dict[str, str] = {}  # hash → reason, for rows whose source says they left
+            lifted: list[str] = []
             list_ids = self._ensure_lists(
                 session, {name for row in rows for name in row.lists} | set(extra_lists)
             )
@@ -135,20 +161,33 @@ class Store:
             known: list[tuple[int, NewSubscriber]] = []
             for row in rows:
                 sub = existing.get(row.key)
-                if sub is None:
-                    fresh.append({
-                        "email": row.email, "email_key": row.key, "name": row.name, "status": status,
-                        "attributes": dict(row.attributes), "source": source, "created_at": now,
-                        "updated_at": now, "confirmed_at": now if status == "confirmed" else None,
-                        "unsubscribed_at": None,
-                    })
-                    fresh_rows.append(row)
-                    counts.added += 1
+                digest = hashes[row.key]
+                if row.status in SUPPRESSED:
+                    leaving[digest] = row.status
+                    counts.suppressed += 1
+                    if sub is not None and sub.status not in SUPPRESSED:
+                        sub.status, sub.unsubscribed_at, sub.updated_at = row.status, now, now
+                        counts.updated += 1
+                    elif sub is None:
+                        fresh.append(_fresh(row, digest, row.status, source, now))
+                        fresh_rows.append(row)
+                        counts.added += 1
+                    else:
+                        counts.unchanged += 1
                     continue
-                if sub.status in SUPPRESSED and not force:
+                if (digest in on_list or (sub is not None and sub.status in SUPPRESSED)) and not force:
                     counts.kept_out += 1
                     counts.kept_out_keys.append(row.key)
                     continue
+                if digest in on_list:
+                    lifted.append(digest)
+                if sub is None:
+                    fresh.append(_fresh(row, digest, status, source, now))
+                    fresh_rows.append(row)
+                    counts.added += 1
+                    continue
+                if sub.email_hash is None:
+                    sub.email_hash = digest
                 changed = _apply(sub, row, status, force, now)
                 known.append((sub.id, row))
                 new_lists = {list_ids[n] for n in [*row.lists, *extra_lists]} - lists_of.get(sub.id, set())
@@ -173,6 +212,8 @@ class Store:
                         memberships.append({"subscriber_id": pair[0], "list_id": pair[1]})
             if memberships:
                 session.execute(insert(Membership), memberships)
+            add_suppressions(session.connection(), leaving.items(), source or "import")
+            lift_suppressions(session.connection(), lifted)
             if commit:
                 session.commit()
             else:
@@ -189,8 +230,9 @@ class Store:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE subscribers, memberships")
 
-    def set_status(self, key: str, status: str) -> bool:
-        """Change a subscriber's status (unsubscribe, bounce, complaint, confirmation)."""
+    def set_status(self, key: str, status: str, source: str = "cli") -> bool:
+        """Change a subscriber's status (unsubscribe, bounce, complaint, confirmation); leaving
+        puts the address on the suppression list."""
         now = utcnow()
         values: dict[str, Any] = {"status": status, "updated_at": now}
         if status in SUPPRESSED:
@@ -199,22 +241,9 @@ class Store:
             values["confirmed_at"] = now
         with Session(self.engine) as session, session.begin():
             result = session.execute(update(Subscriber).where(Subscriber.email_key == key).values(**values))
+            if result.rowcount and status in SUPPRESSED:
+                add_suppressions(session.connection(), [(self.hash(key), status)], source)
             return result.rowcount > 0
-
-    def erase_subscriber(self, key: str) -> bool:
-        """Delete a subscriber and their memberships; their ledger rows keep no personal data."""
-        with Session(self.engine) as session, session.begin():
-            sub_id = session.scalar(select(Subscriber.id).where(Subscriber.email_key == key))
-            if sub_id is None:
-                return False
-            session.execute(
-                update(Delivery)
-                .where(Delivery.subscriber_id == sub_id)
-                .values(email=None, subscriber_id=None, updated_at=utcnow())
-            )
-            session.execute(delete(Membership).where(Membership.subscriber_id == sub_id))
-            session.execute(delete(Subscriber).where(Subscriber.id == sub_id))
-            return True
 
     def get_subscriber(self, key: str) -> SubscriberRow | None:
         """One subscriber by lowercased address."""
@@ -300,7 +329,7 @@ class Store:
                 raise KeyError(key)
             now = utcnow()
             delivery = Delivery(
-                issue_id=issue_id, subscriber_id=sub.id, email=sub.email, status=status,
+                issue_id=issue_id, subscriber_id=sub.id, email=sub.email, email_hash=self.hash(key), status=status,
                 queued_at=now, updated_at=now,
             )
             session.add(delivery)
@@ -318,6 +347,16 @@ class Store:
                 }
                 for d in rows
             ]
+
+
+def _fresh(row: NewSubscriber, digest: str, status: str, source: str, now) -> dict[str, Any]:
+    """The columns of a new subscriber row."""
+    return {
+        "email": row.email, "email_key": row.key, "email_hash": digest, "name": row.name, "status": status,
+        "attributes": dict(row.attributes), "source": source, "created_at": now, "updated_at": now,
+        "confirmed_at": now if status == "confirmed" else None,
+        "unsubscribed_at": now if status in SUPPRESSED else None,
+    }
 
 
 def _apply(sub: Subscriber, row: NewSubscriber, status: str, force: bool, now) -> bool:

@@ -3,5 +3,6 @@
 from .address import BadAddress, normalize
 from .export import export_csv
 from .importer import ImportReport, import_csv
+from .listfile import addresses_in
 
-__all__ = ["BadAddress", "ImportReport", "export_csv", "import_csv", "normalize"]
+__all__ = ["BadAddress", "ImportReport", "addresses_in", "export_csv", "import_csv", "normalize"]

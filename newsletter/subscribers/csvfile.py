@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, Problem, display_path
-from ..store import NewSubscriber
+from ..store import SUPPRESSED, NewSubscriber
 from .address import BadAddress, normalize
 from .seen import SeenKeys
 
@@ -148,7 +148,10 @@ def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKe
         return Duplicate(Problem(shown, line, f"{email} already on line {first}; skipped"))
     seen.add(key, line)
     name = values.pop("name", "")
-    values.pop("status", None)  # the store's own state (an export writes it): never an attribute
+    # The store's own state (an export writes it), never an attribute. An address that left stays
+    # out: importing a provider's suppression export is how a publication moves here.
+    status = values.pop("status", "").lower()
     lists = list(dict.fromkeys(part.strip() for part in values.pop("lists", "").split(";") if part.strip()))
     attributes = {k: v for k, v in values.items() if v}
-    return NewSubscriber(email=email, key=key, name=name, lists=lists, attributes=attributes, line=line)
+    return NewSubscriber(email=email, key=key, name=name, lists=lists, attributes=attributes, line=line,
+                         status=status if status in SUPPRESSED else None)

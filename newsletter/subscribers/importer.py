@@ -41,7 +41,8 @@ class ImportReport:
         verb = "would import" if self.dry_run else "imported"
         return (
             f"{self.path}: {verb}: {c.added} added, {c.updated} updated, {c.unchanged} unchanged, "
-            f"{self.bad} bad, {c.kept_out} kept out (unsubscribed, bounced or complained)"
+            f"{self.bad} bad, {c.kept_out} kept out (unsubscribed, bounced, complained or removed)"
+            + (f", {c.suppressed} marked as gone by their status column" if c.suppressed else "")
             + (f", {self.duplicates} duplicate{'s' if self.duplicates != 1 else ''}" if self.duplicates else "")
         )
 
