@@ -16,13 +16,13 @@ from newsletter.tokens import Tokens
 
 from ..storefixtures import use_database
 
-BASE = "http://testserver"
+BASE = "https://testserver"
 
 
 @pytest.fixture
 def site_settings(publication, database_url, webhook_keys):
     """The example publication (its site offers the lists weekly and festival) on the store under
-    test, with base_url http://testserver and the webhook's public key."""
+    test, with base_url https://testserver and the webhook's public key."""
     use_database(publication, database_url)
     return load_settings(publication / "newsletter.toml",
                          env={"NEWSLETTER_BASE_URL": BASE, "NEWSLETTER_SENDGRID_WEBHOOK_KEY": webhook_keys[1]})

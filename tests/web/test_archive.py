@@ -51,7 +51,7 @@ def test_sent_issues_newest_first_with_web_version_and_feed(client, site_setting
     entries = feed.findall(f"{ATOM}entry")
     assert [e.find(f"{ATOM}title").text for e in entries] == [
         "Second: Balagov on Beanpole: intimacy after the war", "Balagov on Beanpole: intimacy after the war"]
-    assert entries[1].find(f"{ATOM}link").get("href") == f"http://testserver/archive/{EXAMPLE_ISSUE}/"
+    assert entries[1].find(f"{ATOM}link").get("href") == f"https://testserver/archive/{EXAMPLE_ISSUE}/"
     assert entries[1].find(f"{ATOM}updated").text.startswith("2026-11-19T13:00:00")
 
 

@@ -246,7 +246,7 @@ def test_the_confirmation_email_goes_through_sendgrid_too(client, site_settings,
     sid = site_store.get_subscriber("grid@example.com").id
     assert copy.email == "grid@example.com" and copy.custom_args == {"issue": "_confirm", "subscriber": str(sid)}
     assert "grid@example.com" in copy.text and "__NL_" not in copy.text + copy.html
-    link = re.search(r"http://testserver/confirm/\S+", copy.text).group(0)
+    link = re.search(r"https://testserver/confirm/\S+", copy.text).group(0)
     assert f'href="{link}"' in copy.html
     assert client.post(link).status_code == 200
     assert status_of(site_store, "grid@example.com") == "confirmed"
