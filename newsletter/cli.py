@@ -298,6 +298,20 @@ def scheduler(config: ConfigOption = None) -> None:
 
 
 @app.command()
+def publish(
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: build/site).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write the static web archive: every sent issue's web version, an index, an Atom feed, the images."""
+    from .commands.publish import publish as run
+
+    result = run(_settings(config), out_dir)
+    out.print(f"{result.out}: {len(result.issues)} issue{'s' if len(result.issues) != 1 else ''}, "
+              f"{result.images} image{'s' if result.images != 1 else ''}; serve the folder at base_url "
+              f"({result.out}/archive/index.html is the index)", markup=False)
+
+
+@app.command()
 def report(
     issue: IssueArg,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (always complete).")] = False,

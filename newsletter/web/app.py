@@ -65,14 +65,12 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     store = store or open_store(settings)
     tokens = Tokens.for_settings(settings)
     base = settings.base_url.rstrip("/")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = site_environment()
     app = Starlette(routes=_routes(), middleware=[Middleware(SiteHeaders)], max_body_size=MAX_BODY)
     app.state.settings = settings
     app.state.store = store
     app.state.tokens = tokens
-    app.state.publication = SimpleNamespace(name=settings.name, base_url=base, language=settings.language,
-                                            postal_address=settings.postal_address)
+    app.state.publication = publication(settings)
     app.state.templates = Jinja2Templates(env=env)
     app.state.csrf = Csrf(secret_key(settings), secure=base.startswith("https://"))
     app.state.per_client = RateLimit(*PER_CLIENT)
@@ -145,10 +143,27 @@ class SiteHeaders:
 
 
 async def archive_index(request: Request) -> Response:
-    issues = await run_in_threadpool(request.app.state.archive.issues)
-    response = pages.page(request, "archive.html", title="Archive", issues=issues)
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    state = request.app.state
+    issues = await run_in_threadpool(state.archive.issues)
+    return Response(archive_page(state.templates.env, state.publication, issues),
+                    media_type="text/html; charset=utf-8", headers={"Cache-Control": "public, max-age=300"})
+
+
+def site_environment() -> jinja2.Environment:
+    """The Jinja environment of the site's pages (``web/templates``)."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def publication(settings: Settings) -> SimpleNamespace:
+    """What every page shows of the publication."""
+    return SimpleNamespace(name=settings.name, base_url=settings.base_url.rstrip("/"), language=settings.language,
+                           postal_address=settings.postal_address)
+
+
+def archive_page(env: jinja2.Environment, publication: SimpleNamespace, issues: list) -> str:
+    """The archive's index page: what ``/archive/`` answers and what ``publish`` writes."""
+    return env.get_template("archive.html").render(publication=publication, title="Archive", issues=issues)
 
 
 async def archive_issue(request: Request) -> Response:
