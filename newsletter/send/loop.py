@@ -224,6 +224,7 @@ def send_rendered(
     """
     options = options or SendOptions()
     issue = rendered.issue
+    tokens = Tokens.for_settings(settings)  # a bad key file stops the send before the store is touched
     provider = make_provider(settings, options.provider)
     summary = SendSummary(issue_id=issue.id, provider=provider.name, dry_run=options.dry_run)
     engine = connect(settings)
@@ -254,7 +255,7 @@ def send_rendered(
         if started:
             started(summary, total)
         with provider:
-            _run(ledger, provider, mailing_for(rendered, settings), Tokens.for_settings(settings),
+            _run(ledger, provider, mailing_for(rendered, settings), tokens,
                  options, summary, total, begun, progress, sleep, stop or threading.Event())
     finally:
         lock.release()
