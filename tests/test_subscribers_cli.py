@@ -235,3 +235,31 @@ def test_bad_status_and_times_are_bad_rows(store, tmp_path):
         "3: confirmed_at: 'yesterday' is not a date and time like 2026-01-31T08:00:00+00:00",
     ]
     assert store.get_subscriber("c@example.com").confirmed_at.isoformat() == "2024-01-01T08:00:00+00:00"
+
+
+def test_a_hostile_csv_is_one_line_per_bad_row_as_a_user_sees_it(publication, database_url):
+    use_database(publication, database_url)
+    rows = ["email,name,lists", "ann@example.com,Ann,weekly", "big@example.com," + "x" * 140_000 + ",",
+            "nul@example.com,N\x00ul,", f"long@example.com,L,{'l' * 300}", "bob@example.com,Bob,WEEKLY"]
+    (publication / "hostile.csv").write_bytes("\r".join(rows).encode() + b"\r")  # old Mac line ends too
+    result = run_cli("subscribers", "import", "hostile.csv", cwd=publication)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    assert result.stdout.splitlines()[:3] == [
+        "hostile.csv:3: a cell is longer than 131,072 characters (at most 1,000)",
+        "hostile.csv:4: name: holds a control character (U+0000), which the store cannot keep",
+        "hostile.csv:5: lists: a list name of 300 characters (at most 200)",
+    ]
+    assert _listing(publication) == ["ann@example.com\tAnn\tconfirmed\tweekly", "bob@example.com\tBob\tconfirmed\tweekly"]
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["subscribers", "add", "ann@example.com", "--name", "n" * 5000], "--name: 5,000 characters, at most 1,000"),
+    (["subscribers", "add", "ann@example.com", "--name", "N\x01ul"], "--name: holds a control character"),
+    (["subscribers", "add", "ann@example.com", "--list", "l" * 300], "--list: a list name is at most 200 characters"),
+    (["subscribers", "import", "s.csv", "--list", "l" * 300], "--list: a list name is at most 200 characters"),
+])
+def test_names_the_store_cannot_keep_are_refused_before_it(publication, database_url, args, expected):
+    use_database(publication, database_url)
+    (publication / "s.csv").write_text("email\nbob@example.com\n")
+    _one_line_exit_2(run_cli(*args, cwd=publication), expected)
+    assert _listing(publication) == []
