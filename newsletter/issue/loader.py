@@ -105,13 +105,21 @@ def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | N
         akeys = reader.mapping(keys["audience"], "audience", AUDIENCE_KEYS) or {}
         if "lists" in akeys:
             audience.lists = reader.strings(akeys["lists"], "audience.lists") or []
+            if isinstance(akeys["lists"], SequenceNode) and not akeys["lists"].value:
+                reader.error(akeys["lists"], "audience.lists", "an empty list selects nobody; leave out "
+                             "'lists' to send to every confirmed subscriber")
+            items = akeys["lists"].value if isinstance(akeys["lists"], SequenceNode) else [akeys["lists"]]
+            audience.lines.update({f"lists[{i}]": reader.line(n) for i, n in enumerate(items)})
         if "where" in akeys:
             where = reader.mapping(akeys["where"], "audience.where", allowed=None) or {}
             for attr, node in where.items():
                 values = node.value if isinstance(node, SequenceNode) else [node]
+                if not values:
+                    reader.error(node, f"audience.where.{attr}", "an empty list selects nobody")
                 picked = [reader.scalar(v, f"audience.where.{attr}") for v in values]
-                if all(p is not None for p in picked):
+                if values and all(p is not None for p in picked):
                     audience.where[attr] = picked
+                    audience.lines[f"where.{attr}"] = reader.line(node)
 
     picker = _LatestPicker(library, occurrence, article_problems)
     sections: list[Section] = []

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from ..audience import audience_problems
 from ..checks import check_rendered
 from ..config import Settings
 from ..errors import NewsletterError, Problem
@@ -42,6 +43,7 @@ from ..providers import (
 )
 from ..issue import Issue
 from ..render import RenderedIssue, render_issue, render_named
+from ..store import Store
 from ..store.engine import connect
 from ..store.ledger import Claimed, Ledger, SendLock
 from ..tokens import Tokens
@@ -228,6 +230,11 @@ def send_rendered(
     provider = make_provider(settings, options.provider)
     summary = SendSummary(issue_id=issue.id, provider=provider.name, dry_run=options.dry_run)
     engine = connect(settings)
+    problems = audience_problems(issue, Store(engine))
+    if problems:
+        engine.dispose()
+        provider.close()
+        raise ChecksFailed(problems + [Problem("send", None, "nothing was sent: fix the problems above")])
     ledger = Ledger(engine, issue.id)
     lock = SendLock(engine, issue.id)
     if not lock.acquire():

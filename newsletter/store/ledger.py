@@ -45,7 +45,8 @@ def _audience_filter(audience: Audience):
     conditions = [S.c.status == "confirmed"]
     if audience.lists:
         conditions.append(
-            exists().where(and_(M.c.subscriber_id == S.c.id, M.c.list_id == L.c.id, L.c.name.in_(audience.lists)))
+            exists().where(and_(M.c.subscriber_id == S.c.id, M.c.list_id == L.c.id,
+                                func.lower(L.c.name).in_([name.strip().lower() for name in audience.lists])))
         )
     for key, values in audience.where.items():
         column = S.c.attributes[key].as_string()

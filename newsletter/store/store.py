@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .consent import ConsentQueries
@@ -315,6 +315,11 @@ class Store(ConsentQueries):
                           _utc(s.confirmed_at), _utc(s.unsubscribed_at))
             for s in subs
         ]
+
+    def has_attribute(self, key: str) -> bool:
+        """Whether any subscriber has the attribute ``key`` (an audience condition names one)."""
+        with Session(self.engine) as session:
+            return bool(session.scalar(select(exists().where(Subscriber.attributes[key].as_string().is_not(None)))))
 
     # --- lists ------------------------------------------------------------------------------
 
