@@ -31,9 +31,13 @@ def find_issue(name: str, settings: Settings) -> Path:
     """An issue given as a path, a file name, or an id in ``issues/``."""
     candidates = [Path(name), settings.issues_dir / name, settings.issues_dir / f"{name}.yaml"]
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise InputError.at(name, None, f"no such issue (looked in {settings.issues_dir})")
+        try:
+            if candidate.is_file():
+                return candidate
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+            pass
+    shown = name if len(name) <= 100 else name[:100] + "…"
+    raise InputError.at(shown, None, f"no such issue (looked in {settings.issues_dir})")
 
 
 def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | None = None,

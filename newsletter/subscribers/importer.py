@@ -62,7 +62,7 @@ def import_csv(
         raise NewsletterError([Problem("--status", None, f"{status!r} is not one of {', '.join(IMPORT_STATUSES)}")])
     lists = [fold_list_name(name) for name in lists if name.strip()]
     report = ImportReport(display_path(path), dry_run=dry_run)
-    source = f"import:{path.name}"
+    source = f"import:{path.name}"[:200]  # the column holds 200 characters; a file name may be longer
     batch: list[NewSubscriber] = []
     next_analyze = batch_size
 
