@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import Problem, display_path
@@ -132,15 +132,25 @@ def _host(name: str) -> bool:
         return _hostname(name)
 
 
-def web_url(value: str, *, path_ok: bool) -> str | None:
-    """Why ``value`` is not an absolute https:// URL (http:// allowed for loopback hosts), or None."""
+def _url_parts(value: str) -> tuple[SplitResult | None, str]:
+    """The parts of a URL, or None and why not (in words that never repeat the URL)."""
     if _CONTROL.search(value) or " " in value:
-        return f"{value!r} is not an http(s) URL: it contains spaces or line breaks"
+        return None, "it contains spaces or line breaks"
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError:
-        return f"{value!r} is not an http(s) URL: the host or port is malformed"
+        return None, "the host or port is malformed"
+    if port == 0:
+        return None, "port 0 is not a port"
+    return parts, ""
+
+
+def web_url(value: str, *, path_ok: bool) -> str | None:
+    """Why ``value`` is not an absolute https:// URL (http:// allowed for loopback hosts), or None."""
+    parts, why = _url_parts(value)
+    if parts is None:
+        return f"{value!r} is not an http(s) URL: {why}"
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not host:
         return f"{value!r} is not an http(s) URL: give an absolute one like https://example.com"
@@ -148,8 +158,6 @@ def web_url(value: str, *, path_ok: bool) -> str | None:
         return f"{value!r} must use https:// (http:// is only for localhost and 127.0.0.1)"
     if parts.username is not None or parts.password is not None:
         return "must not contain a user name or password"
-    if port == 0:
-        return f"{value!r}: port 0 is not a port"
     if not _host(host):
         return f"{value!r}: {host!r} is not a host name"
     if parts.query or parts.fragment or (not path_ok and parts.path not in ("", "/")):
@@ -160,19 +168,13 @@ def web_url(value: str, *, path_ok: bool) -> str | None:
 def smtp_url_problem(value: str) -> str | None:
     """Why ``value`` is not a usable ``smtp://`` URL, or None. Never repeats the URL: it holds a password."""
     hint = "expected smtp://user:pass@host:port (percent-encode @ : / # ? in the user name and password)"
-    if _CONTROL.search(value) or " " in value:
-        return f"contains spaces or line breaks; {hint}"
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        return f"the host or port is malformed; {hint}"
+    parts, why = _url_parts(value)
+    if parts is None:
+        return f"{why}; {hint}"
     if parts.scheme not in ("smtp", "smtps"):
         return f"not an smtp:// or smtps:// URL; {hint}"
     if not parts.hostname or not _host(parts.hostname):
         return f"no usable host name; {hint}"
-    if port == 0:
-        return f"port 0 is not a port; {hint}"
     if parts.path not in ("", "/") or parts.fragment:
         return f"unexpected path or # after the host; {hint}"
     return None

@@ -147,7 +147,7 @@ def test_a_toml_file_with_a_bom_is_read(publication):
     ({"NEWSLETTER_SECRET_KEY": "k"}, "NEWSLETTER_SECRET_KEY: 1 byte is too short"),
     ({"NEWSLETTER_SECRET_KEY": "x" * 31}, "NEWSLETTER_SECRET_KEY: 31 bytes is too short"),
     ({"NEWSLETTER_BASE_URL": "http://thelongtake.example"}, "NEWSLETTER_BASE_URL: 'http://thelongtake.example' must use https://"),
-    ({"NEWSLETTER_SENDGRID_HOST": "https://api.sendgrid.com:0"}, "NEWSLETTER_SENDGRID_HOST: 'https://api.sendgrid.com:0': port 0"),
+    ({"NEWSLETTER_SENDGRID_HOST": "https://api.sendgrid.com:0"}, "NEWSLETTER_SENDGRID_HOST: 'https://api.sendgrid.com:0' is not an http(s) URL: port 0 is not a port"),
     ({"NEWSLETTER_SMTP_URL": "smtp://host:99999"}, "NEWSLETTER_SMTP_URL: the host or port is malformed"),
     ({"NEWSLETTER_SENDGRID_WEBHOOK_KEY": "not base64!"}, "NEWSLETTER_SENDGRID_WEBHOOK_KEY: is not base64"),
 ])
