@@ -23,6 +23,8 @@ from .errors import Problem, display_path
 
 #: Bytes of the secret key, at the least: shorter keys can be found from one token by brute force.
 MIN_SECRET_KEY = 32
+#: Bytes a DKIM key file may have (a 4096-bit RSA key in PEM is about 3.3 KB).
+MAX_KEY_FILE = 64 * 1024
 #: Hosts where plain http:// is allowed (local development and test stand-ins).
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
@@ -40,11 +42,9 @@ _SELECTOR = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
 _API_KEY = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: it goes into a header
 
 
-def check_settings(settings, problem: Callable[[str, str], Problem]) -> list[Problem]:
-    """Every problem with ``settings``; ``problem(attribute, message)`` says where it came from."""
+def check_settings(s, problem: Callable[[str, str], Problem]) -> list[Problem]:
+    """Every problem with the settings ``s``; ``problem(attribute, message)`` says where it came from."""
     found: list[Problem] = []
-    s = settings
-
     failed: set[str] = set()
 
     def check(attr: str, message: str | None) -> None:
@@ -59,11 +59,11 @@ def check_settings(settings, problem: Callable[[str, str], Problem]) -> list[Pro
     check("utm.medium", _one_line(s.utm.medium))
     if not s.name.strip():
         check("name", "must not be empty")
-    check("from_address", mailbox(s.from_address, "from"))
+    check("from_address", mailbox(s.from_address))
     if s.reply_to:
-        check("reply_to", mailbox(s.reply_to, "reply_to"))
+        check("reply_to", mailbox(s.reply_to))
     if s.unsubscribe_mailto:
-        check("unsubscribe_mailto", mailbox(s.unsubscribe_mailto, "unsubscribe_mailto", bare=True))
+        check("unsubscribe_mailto", mailbox(s.unsubscribe_mailto, bare=True))
     check("base_url", web_url(s.base_url, path_ok=True))
     check("sendgrid_host", web_url(s.sendgrid_host, path_ok=False))
     if not _LANGUAGE.fullmatch(s.language):
@@ -83,7 +83,8 @@ def check_settings(settings, problem: Callable[[str, str], Problem]) -> list[Pro
         check("sendgrid_api_key", "contains spaces, a line break or other characters an API key never has")
     check("sendgrid_webhook_key", _base64(s.sendgrid_webhook_key) if s.sendgrid_webhook_key else None)
     check("database_url", _database_url(s.database_url) if s.database_url else None)
-    found.extend(_dkim(s, problem))
+    for attr, message in _dkim(s):
+        check(attr, message)
     return found
 
 
@@ -93,7 +94,7 @@ def _one_line(value: str) -> str | None:
     return None
 
 
-def mailbox(value: str, key: str, *, bare: bool = False) -> str | None:
+def mailbox(value: str, *, bare: bool = False) -> str | None:
     """Why ``value`` is not one address (``Name <local@domain>``, or only the address when
     ``bare``), or None."""
     if _CONTROL.search(value):
@@ -216,23 +217,24 @@ def _database_url(value: str) -> str | None:
     return None
 
 
-def _dkim(s, problem: Callable[[str, str], Problem]) -> list[Problem]:
+def _dkim(s) -> list[tuple[str, str]]:
+    """(attribute, problem) pairs of the DKIM settings, which go together."""
     given = {attr: getattr(s, attr) for attr in ("dkim_selector", "dkim_domain", "dkim_key_file")}
     if not any(given.values()):
         return []
     missing = [attr for attr, value in given.items() if not value]
     if missing:
         present = next(attr for attr, value in given.items() if value)  # the line to point at
-        return [problem(present, "DKIM needs dkim_selector, dkim_domain and dkim_key_file together "
-                                    f"(missing: {', '.join(missing)})")]
+        return [(present, f"DKIM needs dkim_selector, dkim_domain and dkim_key_file together "
+                          f"(missing: {', '.join(missing)})")]
     found = []
     if not _SELECTOR.fullmatch(s.dkim_selector):
-        found.append(problem("dkim_selector", f"{s.dkim_selector!r} is not a DKIM selector (letters, digits, . _ -)"))
+        found.append(("dkim_selector", f"{s.dkim_selector!r} is not a DKIM selector (letters, digits, . _ -)"))
     if not _hostname(s.dkim_domain):
-        found.append(problem("dkim_domain", f"{s.dkim_domain!r} is not a domain name"))
+        found.append(("dkim_domain", f"{s.dkim_domain!r} is not a domain name"))
     reason = dkim_key_problem(dkim_key_path(s))
     if reason:
-        found.append(problem("dkim_key_file", reason))
+        found.append(("dkim_key_file", reason))
     return found
 
 
@@ -245,9 +247,12 @@ def dkim_key_problem(path: Path) -> str | None:
     """Why the file is not an RSA private key (PEM) that DKIM can sign with, or None. The key's
     content is never part of the message."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_KEY_FILE + 1)  # /dev/zero must not fill memory
     except OSError as exc:
         return f"cannot read {display_path(path)}: {exc.strerror or type(exc).__name__}"
+    if len(data) > MAX_KEY_FILE:
+        return f"{display_path(path)} is larger than any key ({MAX_KEY_FILE // 1024} KB)"
     import dkim
 
     try:
