@@ -39,7 +39,7 @@ def add(email: str, settings: Settings, *, name: str, lists: list[str]) -> Upser
     name = " ".join(name.split())
     if len(name) > MAX_FIELD:
         raise InputError([Problem("--name", None, f"{len(name):,} characters, at most {MAX_FIELD:,}")])
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if _has_control(name):
         raise InputError([Problem("--name", None, "holds a control character")])
     lists = _list_names(lists)
     with open_store(settings) as store:
@@ -107,22 +107,28 @@ def _refuse_store_files(out: Path, settings: Settings) -> None:
     store_names = {database.name + suffix for suffix in ("", "-wal", "-shm", "-journal", ".migrate.lock")}
     named_like_it = target.parent == database.parent and (
         target.name in store_names or target.name.startswith(f"{database.name}.send-"))
-    same_file = False
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
-            same_file = same_file or os.path.samefile(target, f"{database}{suffix}")
-        except OSError:  # one of the two does not exist
-            pass
-    if named_like_it or same_file:
+    if named_like_it or any(_same_file(target, f"{database}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")):
         raise InputError([Problem(str(out), None, f"this is the subscriber store ({display_path(database)}) or one "
                                                   "of its files: an export here would destroy it; choose another file name")])
+
+
+def _same_file(a: Path, b: str) -> bool:
+    """Whether two paths are one file (a hard link is): False when either does not exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def _list_names(names: list[str]) -> list[str]:
     """``--list`` values as the store names lists (lowercase), each checked."""
     folded = [fold_list_name(name) for name in names if name.strip()]
     for name in folded:
-        if len(name) > MAX_LIST_NAME or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        if len(name) > MAX_LIST_NAME or _has_control(name):
             raise InputError([Problem("--list", None, f"a list name is at most {MAX_LIST_NAME} characters, "
                                                       "without control characters")])
     return folded

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..issue.model import Audience
 from .models import Delivery, MailingList, Membership, Subscriber, utcnow
+from .store import fold_list_name
 
 D = Delivery.__table__
 S = Subscriber.__table__
@@ -46,7 +47,7 @@ def _audience_filter(audience: Audience):
     if audience.lists:
         conditions.append(
             exists().where(and_(M.c.subscriber_id == S.c.id, M.c.list_id == L.c.id,
-                                func.lower(L.c.name).in_([name.strip().lower() for name in audience.lists])))
+                                func.lower(L.c.name).in_([fold_list_name(name) for name in audience.lists])))
         )
     for key, values in audience.where.items():
         column = S.c.attributes[key].as_string()
