@@ -133,7 +133,7 @@ class SendGridProvider(ProviderBase):
         if len(recipients) > MAX_PER_REQUEST:
             raise ValueError(f"at most {MAX_PER_REQUEST} recipients per request")
         base, html_fields, text_fields = self._prepare(mailing)
-        personalizations, going, too_big = [], [], {}
+        personalizations, too_big = [], {}
         for r in recipients:
             fitted = self._fitted(mailing, r, html_fields, text_fields)
             if fitted is None:  # fails alone: one such recipient would make SendGrid refuse all 1000
@@ -141,7 +141,6 @@ class SendGridProvider(ProviderBase):
                                                             f"{MAX_SUBSTITUTIONS:,}-byte substitutions limit")
             else:
                 personalizations.append(fitted)
-                going.append(r)
         message_id = ""
         if personalizations:
             response = self._post(dict(base, personalizations=personalizations))
