@@ -228,8 +228,9 @@ def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKe
     for name, cell in zip(names, row):
         if len(cell) > MAX_FIELD:
             return bad(f"{name}: longer than {MAX_FIELD} characters")
-        if control := _CONTROL.search(cell):
-            return bad(f"{name}: holds a control character (U+{ord(control.group()):04X}), which the store cannot keep")
+    if _CONTROL.search("".join(row[:len(names)])):  # one search per row; which cell only when needed
+        name, control = next((n, m) for n, c in zip(names, row) if (m := _CONTROL.search(c)))
+        return bad(f"{name}: holds a control character (U+{ord(control.group()):04X}), which the store cannot keep")
     values = {name: _unprotect(cell).strip() for name, cell in zip(names, row)}
     try:
         email, key = normalize(values.pop("email", ""))
@@ -246,11 +247,11 @@ def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKe
         return bad(f"status: {status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}")
     times = {}
     for column in TIME_COLUMNS:
-        text = values.pop(column, "")
-        try:
-            times[column] = _time(text)
-        except ValueError:
-            return bad(f"{column}: {text!r} is not a date and time like 2026-01-31T08:00:00+00:00")
+        if text := values.pop(column, ""):
+            try:
+                times[column] = _time(text)
+            except ValueError:
+                return bad(f"{column}: {text!r} is not a date and time like 2026-01-31T08:00:00+00:00")
     first = seen.get(key)
     if first is not None:
         return Duplicate(Problem(shown, line, f"{email} already on line {first}; skipped"))
@@ -261,9 +262,7 @@ def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKe
                          status=status, **times)
 
 
-def _time(text: str) -> dt.datetime | None:
-    """An ISO 8601 time (UTC when it has no offset), or None for an empty cell."""
-    if not text:
-        return None
+def _time(text: str) -> dt.datetime:
+    """An ISO 8601 time; UTC when it has no offset."""
     value = dt.datetime.fromisoformat(text)
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
