@@ -104,5 +104,5 @@ def test_check_reports_audience_mistakes_as_a_user_sees_them(publication, databa
         f"issues/{EXAMPLE_ISSUE}.yaml:5: audience.where.tier: no subscriber has an attribute 'tier'",
         "2 problems",
     ]
-    sent = run_cli("send", EXAMPLE_ISSUE, cwd=publication)
+    sent = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=publication)
     assert sent.returncode == 1 and "nothing was sent" in sent.stderr and "Traceback" not in sent.stderr
