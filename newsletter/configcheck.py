@@ -75,7 +75,8 @@ def check_settings(s, problem: Callable[[str, str], Problem]) -> list[Problem]:
         check(attr, _seconds(getattr(s, attr)))
     check("in_doubt_grace", _seconds(s.in_doubt_grace, zero_ok=True))
     if s.list_id:
-        check("list_id", _one_line(s.list_id) or (None if _hostname(s.list_id.strip("<>")) else
+        label = s.list_id.strip("<>")
+        check("list_id", _one_line(s.list_id) or (None if "." in label and _hostname(label) else
                          f"{s.list_id!r} is not a label like weekly.thelongtake.example (the List-Id header)"))
     check("secret_key", _secret_key(s.secret_key))
     check("smtp_url", smtp_url_problem(s.smtp_url) if s.smtp_url else None)

@@ -212,7 +212,7 @@ def test_a_file_can_hold_people_back_never_promote_them(store, tmp_path):
     assert {email: row[1] for email, row in people(store).items()}["ann@example.com"] == "confirmed"
     assert store.get_subscriber("ann@example.com").confirmed_at.isoformat() == "2024-03-01T10:00:00.123456+00:00"
     assert {email: row[1] for email, row in people(store).items()}["eve@example.com"] == "pending"
-    assert confirmed.counts.kept_out == 3
+    assert (confirmed.counts.suppressed, confirmed.counts.kept_out) == (3, 0)  # the file says they left: they stay out
 
     left = write(tmp_path, "email,status,unsubscribed_at\nann@example.com,unsubscribed,2025-01-01T00:00:00Z\n", "left.csv")
     import_csv(left, store)

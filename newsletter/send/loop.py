@@ -43,7 +43,7 @@ from ..providers import (
 )
 from ..issue import Issue
 from ..render import RenderedIssue, render_issue, render_named
-from ..store import Store
+from ..store import AddressHash, Store
 from ..store.engine import connect
 from ..store.ledger import Claimed, Ledger, SendLock
 from ..tokens import Tokens
@@ -230,7 +230,7 @@ def send_rendered(
     provider = make_provider(settings, options.provider)
     summary = SendSummary(issue_id=issue.id, provider=provider.name, dry_run=options.dry_run)
     engine = connect(settings)
-    problems = audience_problems(issue, Store(engine))
+    problems = audience_problems(issue, Store(engine, AddressHash.for_settings(settings)))
     if problems:
         engine.dispose()
         provider.close()

@@ -10,8 +10,8 @@ from __future__ import annotations
 from ..config import Settings
 from .engine import connect, database_url, shown, upgrade
 from .consent import Signup
-from .models import SUBSCRIBER_STATUSES, SUPPRESSED
-from .store import MAX_LIST_NAME, NewSubscriber, Store, SubscriberRow, UpsertCounts, fold_list_name
+from .models import MAX_LIST_NAME, SUBSCRIBER_STATUSES, SUPPRESSED, fold_list_name
+from .store import NewSubscriber, Store, SubscriberRow, UpsertCounts
 from .suppression import AddressHash
 
 

@@ -18,8 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..issue.model import Audience
-from .models import Delivery, MailingList, Membership, Subscriber, utcnow
-from .store import fold_list_name
+from .models import Delivery, MailingList, Membership, Subscriber, fold_list_name, utcnow
 
 D = Delivery.__table__
 S = Subscriber.__table__

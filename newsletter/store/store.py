@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from .consent import ConsentQueries
 from .events import EventLog
-from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, utcnow
+from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, fold_list_name, utcnow
 from .suppression import AddressHash, add_suppressions, lift_suppressions, suppressed_among
 
 # Keys per IN (...) query: far below every database's limit on bound parameters.
@@ -94,16 +94,6 @@ def status_for(row_status: str | None, default: str) -> str:
     if row_status is None:
         return default
     return max(row_status, default, key=_DISTANCE.__getitem__)
-
-
-#: The longest list name the store keeps (``lists.name``).
-MAX_LIST_NAME = 200
-
-
-def fold_list_name(name: str) -> str:
-    """A list's name as the store keeps it: trimmed and lowercase, since lists compare
-    case-insensitively (``Weekly`` in one file and ``weekly`` in another are one list)."""
-    return name.strip().lower()
 
 
 def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
@@ -344,6 +334,8 @@ class Store(ConsentQueries):
             return counts
 
     def _ensure_lists(self, session: Session, names: set[str]) -> dict[str, int]:
+        """Folded list name → id, for every one of ``names``; lists not there yet are made."""
+        names = {fold_list_name(name) for name in names}
         if not names:
             return {}
         # lower(): a list made before names were folded ("Weekly") is still the same list.

@@ -103,13 +103,14 @@ def check_utf8(path: Path) -> None:
                 ) from None
 
 
-def _lines(path: Path, too_long: list[int]) -> Iterator[str]:
+def _lines(path: Path, too_long: list[int] | None = None) -> Iterator[str]:
     """Decoded lines for the csv module; a line over the limit becomes an empty one, its number
-    noted in ``too_long``."""
+    noted in ``too_long`` when given."""
     with path.open("rb") as f:
         for number, line in enumerate(physical_lines(f), start=1):
             if line is None:
-                too_long.append(number)
+                if too_long is not None:
+                    too_long.append(number)
                 yield "\n"
                 continue
             if number == 1:
