@@ -263,3 +263,12 @@ def test_names_the_store_cannot_keep_are_refused_before_it(publication, database
     (publication / "s.csv").write_text("email\nbob@example.com\n")
     _one_line_exit_2(run_cli(*args, cwd=publication), expected)
     assert _listing(publication) == []
+
+
+def test_an_unsubscribe_file_with_a_huge_cell_is_one_line_and_changes_nothing(publication):
+    (publication / "s.csv").write_text("email\nann@example.com\n")
+    assert run_cli("subscribers", "import", "s.csv", cwd=publication).returncode == 0
+    (publication / "gone.csv").write_text("email,reason\nann@example.com,x\nbob@example.com," + "y" * 140_000 + "\n")
+    _one_line_exit_2(run_cli("subscribers", "unsubscribe", "--file", "gone.csv", cwd=publication),
+                     "gone.csv:3: a cell is longer than 131,072 characters (at most 1,000)")
+    assert _listing(publication) == ["ann@example.com\t\tconfirmed\t"]

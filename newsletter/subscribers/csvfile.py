@@ -156,7 +156,7 @@ def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
     except StopIteration:
         raise InputError.at(path, 1, "the file is empty; expected a header row with an email column") from None
     except csv.Error as exc:
-        raise InputError.at(path, 1, f"the header row is not readable: {_csv_reason(exc)}") from None
+        raise InputError.at(path, 1, f"the header row is not readable: {csv_reason(exc)}") from None
     if too_long:
         raise InputError.at(path, 1, f"the header row is longer than {MAX_LINE_BYTES // 1024 // 1024} MB")
     names = _header(shown, header)
@@ -172,7 +172,7 @@ def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
                 break
             except csv.Error as exc:
                 row = None
-                problem = _csv_reason(exc)
+                problem = csv_reason(exc)
             line = reader.line_num + 1
             while too_long and too_long[0] < line:  # a line of this row was skipped unread
                 row, problem = None, f"line {too_long.pop(0)} is longer than {MAX_LINE_BYTES // 1024 // 1024} MB"
@@ -186,7 +186,8 @@ def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
         seen.close()
 
 
-def _csv_reason(exc: csv.Error) -> str:
+def csv_reason(exc: csv.Error) -> str:
+    """What a csv module error means, in the words of a ``FILE:LINE`` message."""
     if "field larger than field limit" in str(exc):
         return f"a cell is longer than {csv.field_size_limit():,} characters (at most {MAX_FIELD:,})"
     return f"not readable as CSV: {exc}"
