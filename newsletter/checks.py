@@ -26,7 +26,7 @@ _PLACEHOLDER_URLS = {TOKENS["unsubscribe_url"], TOKENS["preferences_url"]}
 _LEFTOVERS = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}|</?mj-[a-z-]*|</?mjml\b")
 _RUST_ESCAPES = re.compile(r"\\u\{[0-9a-f]+\}|\\[nt]")
 _TAG = re.compile(r"<[a-zA-Z][^>]*>")
-_REMOTE_CSS = re.compile(r"<link\b[^>]*rel=\"?stylesheet[^>]*href=\"([^\"]+)\"|@import\s+url\(([^)]+)\)", re.I)
+_REMOTE_CSS = re.compile(r"<link\b[^>]*rel=\"?stylesheet[^>]*href=\"([^\"]+)\"|@import\s+(?:url\(\s*)?['\"]?([^'\")\s;]+)", re.I)
 
 
 def _kb(size: int) -> str:
@@ -54,8 +54,12 @@ def check_rendered(rendered: RenderedIssue) -> list[Problem]:
     if not re.search(r"<html[^>]*\slang=\"[^\"]+\"", html):
         messages.append("no lang attribute on <html>: screen readers will guess the language")
 
-    for sheet in sorted({m.group(1) or m.group(2) for m in _REMOTE_CSS.finditer(_without_comments(html))}):
+    found = list(_REMOTE_CSS.finditer(_without_comments(html)))
+    for sheet in sorted({m.group(1) for m in found if m.group(1)}):
         messages.append(f"email HTML loads a remote stylesheet, which most email clients ignore: {sheet}")
+    for sheet in sorted({m.group(2) for m in found if m.group(2)}):
+        messages.append(f"@import {sheet} in a style block: never fetched (rendering stays offline) and ignored by "
+                        "most email clients; put the rules in <mj-style>")
 
     for image in rendered.images:
         if image["alt"] is None:

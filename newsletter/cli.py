@@ -451,12 +451,14 @@ def subscribers_list(
 def subscribers_export(
     file: Annotated[Path, typer.Argument(help="CSV file to write.", show_default=False)],
     list_name: Annotated[Optional[str], typer.Option("--list", "-l", help="Only this list.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Write subscribers to CSV (email,name,status,lists + attributes), safe for spreadsheets."""
+    """Write subscribers to CSV (email,name,status,lists,confirmed_at,unsubscribed_at + attributes),
+    safe for spreadsheets; a backup that imports back as it was."""
     from .commands.subscribers import export
 
-    count = export(file, _settings(config), list_name=list_name)
+    count = export(file, _settings(config), list_name=list_name, force=force)
     out.print(f"{file}: {count} subscriber{'s' if count != 1 else ''}", markup=False, soft_wrap=True)
 
 

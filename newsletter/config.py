@@ -124,6 +124,7 @@ class Settings:
 
 # Keys of the TOML file → Settings attribute (only where they differ).
 _FILE_KEYS = {"from": "from_address"}
+_KEY_OF = {attr: key for key, attr in _FILE_KEYS.items()}
 _ENV = {
     "NEWSLETTER_DATABASE_URL": "database_url",
     "NEWSLETTER_PROVIDER": "provider",
@@ -148,29 +149,45 @@ def find_config(start: Path | None = None) -> Path | None:
 
 
 def load_settings(config: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
-    """Read the settings file (given, or found upwards) and apply environment overrides."""
+    """Read the settings file (given, or found upwards), apply environment overrides and check
+    every value; all problems are raised together, one line each naming the key."""
     env = os.environ if env is None else env
     path = Path(config) if config else find_config()
     settings = Settings()
+    lines: dict[str, int] = {}
     if path is not None:
         if not path.is_file():
             raise InputError.at(path, None, "settings file not found")
-        settings = _read_file(path)
+        settings, lines = _read_file(path)
+    from_env = {}
     for var, attr in _ENV.items():
         if env.get(var):
             setattr(settings, attr, env[var])
-    problems = _validate(settings)
-    if problems:
-        raise InputError(problems)
+            from_env[attr] = var
+    shown = display_path(settings.config_path) if settings.config_path else "settings"
+
+    def problem(attr: str, message: str) -> Problem:
+        if attr in from_env:
+            return Problem(from_env[attr], None, message)
+        key = _KEY_OF.get(attr, attr)
+        return Problem(shown, lines.get(key), f"{key}: {message}")
+
+    problems = _validate(settings, problem)
+    if problems:  # in the file's order, then the environment's
+        raise InputError(sorted(problems, key=lambda p: (p.path != shown, p.line or 0)))
     return settings
 
 
-def _read_file(path: Path) -> Settings:
+def _read_file(path: Path) -> tuple[Settings, dict[str, int]]:
+    """The settings the file gives, and the line of each key (``utm.source`` for tables)."""
     shown = display_path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors write one) is not content
+        data = tomllib.loads(text)
     except UnicodeDecodeError:
         raise InputError.at(path, None, "not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError.at(path, None, f"cannot read the settings: {exc.strerror or type(exc).__name__}") from None
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         line = int(match.group(1)) if match else None
@@ -178,6 +195,7 @@ def _read_file(path: Path) -> Settings:
         raise InputError.at(path, line, f"TOML syntax error: {message}") from None
 
     settings = Settings(root=path.parent.resolve(), config_path=path.resolve())
+    lines = _key_lines(text)
     problems: list[Problem] = []
     tables = ("utm", "web")
     known = {f.name: f for f in fields(Settings) if f.name not in ("root", "config_path", *tables)}
@@ -185,7 +203,7 @@ def _read_file(path: Path) -> Settings:
     for key, value in data.items():
         attr = _FILE_KEYS.get(key, key)
         if key in tables:
-            _read_table(shown, key, value, getattr(settings, key), problems)
+            _read_table(shown, key, value, getattr(settings, key), problems, lines)
         elif key == "from" or (attr in known and key != "from_address"):
             default = getattr(defaults, attr)
             if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -196,41 +214,53 @@ def _read_file(path: Path) -> Settings:
                 setattr(settings, attr, value)
             else:
                 kind = "a number" if isinstance(default, float) else "a whole number ≥ 1" if isinstance(default, int) else "a string"
-                problems.append(Problem(shown, None, f"{key}: expected {kind}"))
+                problems.append(Problem(shown, lines.get(key), f"{key}: expected {kind}"))
         else:
-            problems.append(Problem(shown, None, f"{key}: unknown key"))
+            problems.append(Problem(shown, lines.get(key), f"{key}: unknown key"))
     if problems:
         raise InputError(problems)
-    return settings
+    return settings, lines
 
 
-def _read_table(shown: str, name: str, value: object, target: object, problems: list[Problem]) -> None:
+def _read_table(shown: str, name: str, value: object, target: object, problems: list[Problem],
+                lines: dict[str, int]) -> None:
     """A ``[table]`` of the settings file into its dataclass; every value typed like its default."""
     if not isinstance(value, dict):
-        problems.append(Problem(shown, None, f"{name}: expected a table"))
+        problems.append(Problem(shown, lines.get(name), f"{name}: expected a table"))
         return
     for key, item in value.items():
         default = getattr(type(target)(), key, None)
         if default is None:
-            problems.append(Problem(shown, None, f"{name}.{key}: unknown key"))
+            problems.append(Problem(shown, lines.get(f"{name}.{key}"), f"{name}.{key}: unknown key"))
         elif type(item) is not type(default) or (isinstance(item, list) and not all(isinstance(v, str) for v in item)):
             kind = "list of strings" if isinstance(default, list) else type(default).__name__
-            problems.append(Problem(shown, None, f"{name}.{key}: expected a {kind}"))
+            problems.append(Problem(shown, lines.get(f"{name}.{key}"), f"{name}.{key}: expected a {kind}"))
         else:
             setattr(target, key, item)
 
 
-def _validate(settings: Settings) -> list[Problem]:
-    where = display_path(settings.config_path) if settings.config_path else "settings"
+_KEY_LINE = re.compile(r"""^\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
+_TABLE_LINE = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]")
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Key → the line it is set on, so a message can point at it (tables as ``table.key``)."""
+    lines: dict[str, int] = {}
+    table = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if header := _TABLE_LINE.match(line):
+            table = header.group(1) + "."
+            lines.setdefault(header.group(1), number)
+        elif match := _KEY_LINE.match(line):
+            key = table + next(g for g in match.groups() if g is not None)
+            lines.setdefault(key, number)
+    return lines
+
+
+def _validate(settings: Settings, problem) -> list[Problem]:
+    from .configcheck import check_settings
+
     problems = []
     if settings.provider not in PROVIDERS:
-        problems.append(
-            Problem(where, None, f"provider: {settings.provider!r} is not one of {', '.join(PROVIDERS)}")
-        )
-    for key in ("schedule_grace", "scheduler_lease", "provider_timeout"):
-        value = getattr(settings, key)
-        if not value > 0 or value == float("inf"):  # also refuses NaN
-            problems.append(Problem(where, None, f"{key}: expected a number of seconds above 0, not {value!r}"))
-    if not re.match(r"^https?://[^/\s]+", settings.base_url):
-        problems.append(Problem(where, None, f"base_url: {settings.base_url!r} is not an absolute http(s) URL"))
-    return problems
+        problems.append(problem("provider", f"{settings.provider!r} is not one of {', '.join(PROVIDERS)}"))
+    return problems + check_settings(settings, problem)

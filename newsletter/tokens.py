@@ -15,7 +15,9 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +25,8 @@ from pathlib import Path
 from itsdangerous import Signer
 
 from .config import Settings
+from .configcheck import MIN_SECRET_KEY
+from .errors import InputError
 
 PURPOSES = ("unsubscribe", "preferences", "confirm")
 KEY_FILE = ".secret_key"
@@ -34,23 +38,48 @@ class BadToken(ValueError):
 
 
 def secret_key(settings: Settings) -> bytes:
-    """The signing key: from settings, or the publication's key file, created on first use."""
+    """The signing key: from settings, or the publication's key file, created on first use.
+
+    A key file shorter than :data:`~newsletter.configcheck.MIN_SECRET_KEY` bytes is refused (the
+    setting itself is checked when settings load); nothing about the key is ever printed.
+    """
     if settings.secret_key:
         return settings.secret_key.encode("utf-8")
     path = Path(settings.root) / KEY_FILE
     try:
-        return path.read_text(encoding="ascii").strip().encode("ascii")
+        return _read_key(path)
     except FileNotFoundError:
         pass
     key = secrets.token_urlsafe(32)
-    # Create exclusively: two processes starting at once must end up with the same key.
+    # Written to a file of its own, then linked into place: two processes starting at once end up
+    # with the same key, and nobody ever reads a file that is still empty.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, temporary = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(key + "\n")
+            os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     except FileExistsError:
-        return path.read_text(encoding="ascii").strip().encode("ascii")
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
+        return _read_key(path)
+    except OSError as exc:
+        raise InputError.at(path, None, f"cannot create the secret key file ({exc.strerror}): "
+                                        "set NEWSLETTER_SECRET_KEY instead") from None
     return key.encode("ascii")
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise InputError.at(path, None, f"cannot read the secret key: {exc.strerror or type(exc).__name__}") from None
+    if len(key) < MIN_SECRET_KEY:
+        raise InputError.at(path, None, f"the secret key is {len(key)} bytes, at least {MIN_SECRET_KEY} are needed: "
+                                        "delete the file to have a new one made (links in emails sent so far stop working)")
+    return key
 
 
 class Tokens:
@@ -96,18 +125,22 @@ class Tokens:
         parts = token.split(".")
         stamp = None
         if purpose == "confirm":
-            if len(parts) != 3 or not _hex(parts[1]):
+            if len(parts) != 3 or not _hex(parts[1]) or len(parts[1]) > 16:
                 raise BadToken("this link is not valid")
             stamp = int(parts[1], 16)
         elif len(parts) != 2:
             raise BadToken("this link is not valid")
-        if not parts[0].isdigit():
+        # ASCII digits only: str.isdigit() and int() also take other scripts' digits ("٤٢").
+        if not _ID.fullmatch(parts[0]):
             raise BadToken("this link is not valid")
         subscriber_id = int(parts[0])
         email_key = email_of(subscriber_id)
+        if email_key is None:
+            raise BadToken("this link is not valid")
         legacy = not _hex(parts[-1])  # a link from an email sent before tokens were written in hex
-        if email_key is None or not hmac.compare_digest(
-                self.make(purpose, subscriber_id, email_key, now=stamp, legacy=legacy), token):
+        expected = self.make(purpose, subscriber_id, email_key, now=stamp, legacy=legacy)
+        # As bytes: compare_digest raises TypeError for str holding non-ASCII characters.
+        if not hmac.compare_digest(expected.encode("utf-8"), token.encode("utf-8", "replace")):
             raise BadToken("this link is not valid")
         if stamp is not None and time.time() - stamp > self.confirm_max_age:
             raise BadToken("this link has expired")
@@ -129,6 +162,10 @@ class Tokens:
 
     def confirm_url(self, subscriber_id: int, email_key: str) -> str:
         return self.url("confirm", subscriber_id, email_key)
+
+
+#: A subscriber id as written in a token: ASCII digits that fit a 64-bit database integer.
+_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 
 def _hex(text: str) -> bool:

@@ -21,6 +21,8 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _NULL = "tag:yaml.org,2002:null"
 _BOOL = "tag:yaml.org,2002:bool"
+#: Digits a whole number may have (a 64-bit integer has 19).
+MAX_DIGITS = 18
 
 
 class YamlReader:
@@ -109,6 +111,10 @@ class YamlReader:
         if not isinstance(node, ScalarNode) or node.tag != _INT:
             self.error(node, where, f"expected a whole number, got {_describe(node)}")
             return None
+        digits = node.value.lstrip("+-").replace("_", "")
+        if len(digits) > MAX_DIGITS:  # int() refuses 4,300 digits and more; nothing here needs 19
+            self.error(node, where, f"{node.value[:20]}… is too large")
+            return None
         value = int(yaml.safe_load(node.value))
         if minimum is not None and value < minimum:
             self.error(node, where, f"must be at least {minimum}")
@@ -131,6 +137,8 @@ class YamlReader:
         if not isinstance(node, ScalarNode) or node.tag == _NULL:
             self.error(node, where, f"expected a single value, got {_describe(node)}")
             return None
+        if node.tag == _INT and len(node.value) > MAX_DIGITS:
+            return node.value  # compared as text anyway; int() would refuse 4,300 digits and more
         return yaml.safe_load(yaml.serialize(node)) if node.tag != _STR else node.value
 
 

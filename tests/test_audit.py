@@ -178,15 +178,28 @@ def test_dkim_alignment():
 
 
 def test_header_bound_settings(publication):
+    """Malformed header-bound settings are refused when settings load (issue 9 §4); what is well
+    formed but undeliverable (DKIM not aligned with From) is a check problem."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from newsletter.errors import InputError
+
     toml = publication / "newsletter.toml"
-    settings = "\n".join(['dkim_selector = "s1"', 'dkim_domain = "sendgrid.net"', 'dkim_key_file = "dkim.pem"',
-                          'unsubscribe_mailto = "Unsub <u@thelongtake.example>"', 'list_id = "not a label"', ""])
-    toml.write_text(settings + toml.read_text().replace('base_url = "https://', 'base_url = "http://'))
-    found = sender_problems(load_settings(toml, env={}))
-    assert found == [
-        "unsubscribe_mailto: 'Unsub <u@thelongtake.example>' is not a bare address (List-Unsubscribe)",
-        "list_id: 'not a label' is not a label like weekly.example.com (the List-Id header)",
-        "base_url: 'http://thelongtake.example' is not https: one-click unsubscribe (RFC 8058) needs an https link",
+    original = toml.read_text()
+    malformed = "\n".join(['dkim_selector = "s1"', 'unsubscribe_mailto = "Unsub <u@thelongtake.example>"',
+                           'list_id = "not a label"', ""])
+    toml.write_text(malformed + original.replace('base_url = "https://', 'base_url = "http://'))
+    with pytest.raises(InputError) as refused:
+        load_settings(toml, env={})
+    assert [line.split(": ", 2)[1] for line in refused.value.lines()] == [
+        "dkim_selector", "unsubscribe_mailto", "list_id", "base_url"]
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (publication / "dkim.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    toml.write_text('dkim_selector = "s1"\ndkim_domain = "sendgrid.net"\ndkim_key_file = "dkim.pem"\n' + original)
+    assert sender_problems(load_settings(toml, env={})) == [
         "dkim_domain 'sendgrid.net' does not align with the From domain 'thelongtake.example': Gmail and Yahoo "
         "require DMARC alignment (sign with the From domain or a parent or subdomain of it)",
     ]

@@ -174,6 +174,8 @@ def test_export_neutralizes_formulas_and_imports_back(store, tmp_path):
     out = tmp_path / "out.csv"
     assert export_csv(store, out, list_name="weekly") == 2
     rows = list(csv.reader(out.open(encoding="utf-8")))
+    assert all(row[5] == "" for row in rows[1:]) and all(row[4][:2] == "20" for row in rows[1:])
+    rows = [row[:4] + row[6:] for row in rows]  # without the consent times
     assert rows == [
         ["email", "name", "status", "lists", "note"],
         ["'=danger@example.com", "'=HYPERLINK(\"http://evil\")", "confirmed", "weekly", "'+1"],
@@ -217,3 +219,77 @@ def test_fast_address_path_agrees_with_email_validator(raw):
     except BadAddress:
         got = None
     assert got == expected
+
+
+# --- hostile files: one line each, never stuck (issue 9 §5) ------------------------------------
+
+def test_a_cell_over_128_kb_is_one_bad_row(store, tmp_path):
+    huge = "x" * 200_000
+    content = f'email,name\nann@example.com,Ann\nbig@example.com,{huge}\nq@example.com,"{huge}"\nbob@example.com,Bob\n'
+    report = import_csv(write(tmp_path, content), store)
+    assert lines(report) == [
+        "3: a cell is longer than 131,072 characters (at most 1,000)",
+        "4: a cell is longer than 131,072 characters (at most 1,000)",
+    ]
+    assert sorted(people(store)) == ["ann@example.com", "bob@example.com"]
+
+
+def test_old_mac_line_endings(store, tmp_path):
+    content = HAPPY.replace("cy@example.com", "not an address").replace("\n", "\r")
+    report = import_csv(write(tmp_path, content), store)
+    assert [p.line for p in report.problems] == [4]
+    assert people(store)["ann@example.com"] == ("Ann Lee", "confirmed", ["festival", "weekly"], {"country": "DE", "plan": "pro"})
+    assert sorted(people(store)) == ["ann@example.com", "bob@example.org"]
+
+
+@pytest.mark.parametrize("cell", ["An\x00n", "\x00", "A\x07nn"])
+def test_nul_and_control_characters_are_bad_rows_not_a_database_error(store, tmp_path, cell):
+    content = f"email,name,note\nann@example.com,Ann,\nnul@example.com,{cell},\nbob@example.com,Bob,x\x00y\n"
+    report = import_csv(write(tmp_path, content), store)
+    code = f"U+{ord(next(c for c in cell if c < ' ')):04X}"
+    assert lines(report) == [f"3: name: holds a control character ({code}), which the store cannot keep",
+                             "4: note: holds a control character (U+0000), which the store cannot keep"]
+    assert sorted(people(store)) == ["ann@example.com"]
+
+
+def test_a_list_name_over_200_characters_is_a_bad_row_and_lists_fold_case(store, tmp_path):
+    content = f"email,lists\nann@example.com,Weekly\nlong@example.com,{'l' * 300}\nbob@example.com,WEEKLY;Festival\n"
+    report = import_csv(write(tmp_path, content), store, lists=["All"])
+    assert lines(report) == ["3: lists: a list name of 300 characters (at most 200)"]
+    assert store.list_names() == ["all", "festival", "weekly"]
+    assert people(store)["bob@example.com"][2] == ["all", "festival", "weekly"]
+
+
+def test_a_header_of_100000_columns_is_refused_at_once(store, tmp_path):
+    import time
+
+    header = "email," + ",".join(f"c{i}" for i in range(100_000))
+    started = time.monotonic()
+    with pytest.raises(InputError) as caught:
+        import_csv(write(tmp_path, header + "\nann@example.com\n"), store)
+    assert caught.value.lines() == ["subs.csv:1: the header has 100,001 columns, at most 1,000 are supported"]
+    assert time.monotonic() - started < 60  # it once compared every name with every other: hours
+
+
+def test_a_row_of_100000_fields_and_a_line_over_4_mb_are_bad_rows(store, tmp_path):
+    wide = "wide@example.com," + ",".join("v" for _ in range(100_000))
+    long_line = "long@example.com," + '"' + "y" * 5_000_000 + '"'
+    content = f"email,name\nann@example.com,Ann\n{wide}\n{long_line}\nbob@example.com,Bob\n"
+    report = import_csv(write(tmp_path, content), store)
+    assert lines(report) == ["3: 100001 fields, but the header has 2", "4: line 4 is longer than 4 MB"]
+    assert sorted(people(store)) == ["ann@example.com", "bob@example.com"]
+
+
+def test_physical_lines_split_every_way_and_bound_memory():
+    import io
+
+    from newsletter.subscribers.csvfile import physical_lines
+
+    def split(data: bytes, limit: int = 10) -> list:
+        return list(physical_lines(io.BytesIO(data), limit))
+
+    assert split(b"a\nb\r\nc") == [b"a\n", b"b\r\n", b"c"]
+    assert split(b"a\rb\rc\r") == [b"a\r", b"b\r", b"c\r"]
+    assert split(b"a\n" + b"x" * 25 + b"\nb\n") == [b"a\n", None, b"b\n"]
+    assert split(b"a\r" + b"x" * 25 + b"\rb") == [b"a\r", None, b"b"]
+    assert split(b"a\r" + b"x" * 25) == [b"a\r", None]

@@ -75,7 +75,8 @@ def test_key_is_generated_once_and_kept(publication):
     first = secret_key(settings)
     assert (publication / ".secret_key").stat().st_mode & 0o777 == 0o600
     assert secret_key(load_settings(env={})) == first
-    assert secret_key(load_settings(env={"NEWSLETTER_SECRET_KEY": "from-env"})) == b"from-env"
+    from_env = "from the environment, 32 bytes or more"
+    assert secret_key(load_settings(env={"NEWSLETTER_SECRET_KEY": from_env})) == from_env.encode()
 
 
 def test_signatures_are_itsdangerous_signatures(tokens):
@@ -102,3 +103,51 @@ def test_no_token_looks_like_a_bitcoin_address_to_spamassassin(tokens):
     for n in range(20_000):
         for purpose in ("unsubscribe", "preferences"):
             assert not bitcoin.search(tokens.url(purpose, n, f"r{n}@example.com"))
+
+
+@pytest.mark.parametrize("junk", [
+    "٤٢.abc",                      # Arabic-Indic digits: str.isdigit() and int() take them
+    "42.sïgnature",                # non-ASCII signature: compare_digest raised TypeError
+    "42.\udcff",                   # a lone surrogate
+    "9" * 5000 + ".abc",           # longer than int() reads, and than any database id
+    "99999999999999999999.abc",    # over a 64-bit id
+    "042.abc", "+42.abc", " 42.abc", "42 .abc",
+])
+def test_malformed_tokens_are_bad_tokens(tokens, junk):
+    with pytest.raises(BadToken):
+        read(tokens, "unsubscribe", junk)
+    with pytest.raises(BadToken):
+        read(tokens, "confirm", junk.replace(".", ".1f.", 1))
+
+
+def test_non_ascii_digits_in_a_confirmation_stamp_are_bad(tokens):
+    token = tokens.make("confirm", 42, "ann@example.com")
+    sid, stamp, signature = token.split(".")
+    for forged in (f"{sid}.{stamp}٤.{signature}", f"{sid}.{'f' * 40}.{signature}", f"{sid}.{stamp}.{signature}é"):
+        with pytest.raises(BadToken):
+            read(tokens, "confirm", forged)
+
+
+@pytest.mark.parametrize("content", [b"", b"k\n", b"x" * 31])
+def test_a_short_key_file_is_refused_not_used(publication, content):
+    from newsletter.errors import InputError
+
+    (publication / ".secret_key").write_bytes(content)
+    with pytest.raises(InputError) as err:
+        secret_key(load_settings(env={}))
+    (line,) = err.value.lines()
+    assert line.startswith(f".secret_key: the secret key is {len(content.strip())} bytes, at least 32 are needed")
+
+
+def test_without_any_key_the_first_run_makes_one_and_nothing_is_ever_empty(publication):
+    """Several processes making the key at once all end up with the same, full-length key."""
+    import subprocess
+    import sys
+
+    code = "from newsletter.config import load_settings; from newsletter.tokens import secret_key; " \
+           "import sys; sys.stdout.write(secret_key(load_settings(env={})).decode())"
+    runs = [subprocess.Popen([sys.executable, "-c", code], cwd=publication, stdout=subprocess.PIPE, text=True)
+            for _ in range(6)]
+    keys = {run.communicate(timeout=60)[0] for run in runs}
+    assert len(keys) == 1 and len(keys.pop()) >= 32
+    assert [p.name for p in publication.iterdir() if p.name.startswith(".secret_key")] == [".secret_key"]

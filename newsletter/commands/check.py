@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..audience import audience_problems
 from ..checks import check_rendered
 from ..config import Settings
 from ..errors import Problem
+from ..issue import Issue
 from ..render import render_named
+from ..store import database_url, open_store
 
 
 def check(issue_name: str, settings: Settings) -> list[Problem]:
-    """The problems of the rendered issue; bad input raises before anything is checked."""
-    return check_rendered(render_named(issue_name, settings))
+    """The problems of the rendered issue and of its audience (compared with the store, when there
+    is one); bad input raises before anything is checked."""
+    rendered = render_named(issue_name, settings)
+    return check_rendered(rendered) + _audience(rendered.issue, settings)
+
+
+def _audience(issue: Issue, settings: Settings) -> list[Problem]:
+    if not issue.audience.lists and not issue.audience.where:
+        return []
+    url = database_url(settings)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return []  # no store yet (a fresh checkout, CI): nothing to compare with, and none is created
+    with open_store(settings) as store:
+        return audience_problems(issue, store)

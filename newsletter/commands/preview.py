@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..config import Settings
-from ..errors import NewsletterError
+from ..errors import InputError, NewsletterError, Problem
 from ..issue import find_issue
 from ..render import RenderedIssue, render_named
 from ..render.sample import sample_copy, site_file
@@ -169,10 +169,16 @@ def make_handler(state: PreviewState) -> type[BaseHTTPRequestHandler]:
 def serve(issue_name: str, settings: Settings, host: str = "127.0.0.1", port: int = 8025) -> ThreadingHTTPServer:
     """A preview server, ready for ``serve_forever()``. The first render happens now, so a bad
     issue is reported on the page rather than refusing to start."""
+    if not 0 <= port <= 65535:
+        raise InputError([Problem("--port", None, f"{port} is not a port: give 1 to 65535 (0 picks a free one)")])
     find_issue(issue_name, settings)  # a mistyped name fails now, not on the page
     state = PreviewState(issue_name, settings)
     state.refresh()
-    server = ThreadingHTTPServer((host, port), make_handler(state))
+    try:
+        server = ThreadingHTTPServer((host, port), make_handler(state))
+    except (OSError, OverflowError, UnicodeError) as exc:  # in use, not allowed, an unknown host
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError([Problem("--port", None, f"cannot listen on {host}:{port}: {reason}")]) from None
     server.daemon_threads = True
     server.state = state  # type: ignore[attr-defined]
     return server

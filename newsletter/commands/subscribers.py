@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..config import Settings
 from ..errors import InputError, Problem, display_path
-from ..store import SUBSCRIBER_STATUSES, SUPPRESSED, NewSubscriber, SubscriberRow, UpsertCounts, open_store
+from ..store import (
+    MAX_LIST_NAME,
+    SUBSCRIBER_STATUSES,
+    SUPPRESSED,
+    NewSubscriber,
+    SubscriberRow,
+    UpsertCounts,
+    database_url,
+    fold_list_name,
+    open_store,
+)
 from ..subscribers import BadAddress, ImportReport, addresses_in, export_csv, import_csv, normalize
+from ..subscribers.csvfile import MAX_FIELD
+from ..subscribers.export import ExistingFile
 
 
 def import_file(
@@ -15,6 +28,7 @@ def import_file(
 ) -> ImportReport:
     """Import a CSV file (see :func:`newsletter.subscribers.import_csv`)."""
     path = path if path.is_absolute() or path.exists() else settings.subscribers_dir / path
+    lists = _list_names(lists)
     with open_store(settings) as store:
         return import_csv(path, store, lists=lists, status=status, force=force, dry_run=dry_run)
 
@@ -22,8 +36,14 @@ def import_file(
 def add(email: str, settings: Settings, *, name: str, lists: list[str]) -> UpsertCounts:
     """Add (or update) one confirmed subscriber; a suppressed address is kept out."""
     address, key = _address(email)
+    name = " ".join(name.split())
+    if len(name) > MAX_FIELD:
+        raise InputError([Problem("--name", None, f"{len(name):,} characters, at most {MAX_FIELD:,}")])
+    if _has_control(name):
+        raise InputError([Problem("--name", None, "holds a control character")])
+    lists = _list_names(lists)
     with open_store(settings) as store:
-        row = NewSubscriber(email=address, key=key, name=name.strip(), lists=[])
+        row = NewSubscriber(email=address, key=key, name=name, lists=[])
         return store.upsert_subscribers([row], lists=lists, source="cli")
 
 
@@ -63,13 +83,55 @@ def list_subscribers(settings: Settings, *, list_name: str | None, status: str |
         return list(store.subscribers(list_name=list_name, status=status))
 
 
-def export(out: Path, settings: Settings, *, list_name: str | None) -> int:
-    """Write subscribers to a CSV file; the number of rows written."""
+def export(out: Path, settings: Settings, *, list_name: str | None, force: bool = False) -> int:
+    """Write subscribers to a CSV file; the number of rows written. Never over the store itself,
+    and over another existing file only with ``force``."""
+    _refuse_store_files(out, settings)
     with open_store(settings) as store:
         try:
-            return export_csv(store, out, list_name=list_name)
+            return export_csv(store, out, list_name=list_name, force=force)
+        except ExistingFile:
+            raise InputError.at(out, None, "already exists: use --force to replace it") from None
         except OSError as exc:
             raise InputError.at(out, None, f"cannot write: {exc.strerror or exc}") from None
+
+
+def _refuse_store_files(out: Path, settings: Settings) -> None:
+    """An export over the SQLite store, its -wal, -shm or -journal file or its lock files would
+    destroy it (or break its locks): refused, however the path is spelled (symlinks, hard links)."""
+    url = database_url(settings)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    database = Path(url.database).resolve()
+    target = out.resolve()
+    store_names = {database.name + suffix for suffix in ("", "-wal", "-shm", "-journal", ".migrate.lock")}
+    named_like_it = target.parent == database.parent and (
+        target.name in store_names or target.name.startswith(f"{database.name}.send-"))
+    if named_like_it or any(_same_file(target, f"{database}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")):
+        raise InputError([Problem(str(out), None, f"this is the subscriber store ({display_path(database)}) or one "
+                                                  "of its files: an export here would destroy it; choose another file name")])
+
+
+def _same_file(a: Path, b: str) -> bool:
+    """Whether two paths are one file (a hard link is): False when either does not exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _list_names(names: list[str]) -> list[str]:
+    """``--list`` values as the store names lists (lowercase), each checked."""
+    folded = [fold_list_name(name) for name in names if name.strip()]
+    for name in folded:
+        if len(name) > MAX_LIST_NAME or _has_control(name):
+            raise InputError([Problem("--list", None, f"a list name is at most {MAX_LIST_NAME} characters, "
+                                                      "without control characters")])
+    return folded
 
 
 def _address(email: str, *, check: bool = True) -> tuple[str, str]:

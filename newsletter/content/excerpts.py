@@ -73,12 +73,14 @@ def _paragraphs(article: Article) -> list[Block]:
 
 
 def by_paragraphs(article: Article, spec: str) -> Excerpt:
-    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", spec)
+    match = re.fullmatch(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?", spec)
     if not match:
         raise ExcerptError(f'expected a paragraph number or range like "1-3", got "{spec}"')
+    paragraphs = _paragraphs(article)
+    if any(len(number or "") > 9 for number in match.groups()):  # int() refuses 4,300 digits
+        raise ExcerptError(f'paragraphs "{spec[:30]}" out of range: {article.slug} has {len(paragraphs)} paragraphs')
     first = int(match.group(1))
     last = int(match.group(2) or first)
-    paragraphs = _paragraphs(article)
     if first < 1 or last < first:
         raise ExcerptError(f'"{spec}" is not a range of paragraphs (they count from 1)')
     if last > len(paragraphs):

@@ -31,9 +31,13 @@ def find_issue(name: str, settings: Settings) -> Path:
     """An issue given as a path, a file name, or an id in ``issues/``."""
     candidates = [Path(name), settings.issues_dir / name, settings.issues_dir / f"{name}.yaml"]
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise InputError.at(name, None, f"no such issue (looked in {settings.issues_dir})")
+        try:
+            if candidate.is_file():
+                return candidate
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+            pass
+    shown = name if len(name) <= 100 else name[:100] + "…"
+    raise InputError.at(shown, None, f"no such issue (looked in {settings.issues_dir})")
 
 
 def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | None = None,
@@ -105,13 +109,21 @@ def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | N
         akeys = reader.mapping(keys["audience"], "audience", AUDIENCE_KEYS) or {}
         if "lists" in akeys:
             audience.lists = reader.strings(akeys["lists"], "audience.lists") or []
+            if isinstance(akeys["lists"], SequenceNode) and not akeys["lists"].value:
+                reader.error(akeys["lists"], "audience.lists", "an empty list selects nobody; leave out "
+                             "'lists' to send to every confirmed subscriber")
+            items = akeys["lists"].value if isinstance(akeys["lists"], SequenceNode) else [akeys["lists"]]
+            audience.lines.update({f"lists[{i}]": reader.line(n) for i, n in enumerate(items)})
         if "where" in akeys:
             where = reader.mapping(akeys["where"], "audience.where", allowed=None) or {}
             for attr, node in where.items():
                 values = node.value if isinstance(node, SequenceNode) else [node]
+                if not values:
+                    reader.error(node, f"audience.where.{attr}", "an empty list selects nobody")
                 picked = [reader.scalar(v, f"audience.where.{attr}") for v in values]
-                if all(p is not None for p in picked):
+                if values and all(p is not None for p in picked):
                     audience.where[attr] = picked
+                    audience.lines[f"where.{attr}"] = reader.line(node)
 
     picker = _LatestPicker(library, occurrence, article_problems)
     sections: list[Section] = []

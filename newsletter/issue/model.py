@@ -37,6 +37,8 @@ class Audience:
 
     lists: list[str] = field(default_factory=list)
     where: dict[str, list[str | int | float | bool]] = field(default_factory=dict)
+    #: The issue file's line of each list (``lists[0]``) and condition (``where.country``), for messages.
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,13 @@ def make_provider(settings, name: str | None = None) -> Provider:
             raise InputError.at("settings", None, "provider smtp needs NEWSLETTER_SMTP_URL (smtp://user:pass@host:port)")
         dkim = None
         if settings.dkim_key_file:
-            key_path = Path(settings.dkim_key_file)
-            key_path = key_path if key_path.is_absolute() else settings.root / key_path
-            try:
-                dkim = DkimKey(settings.dkim_selector, settings.dkim_domain, key_path.read_bytes())
-            except OSError as exc:
-                raise InputError.at(key_path, None, f"cannot read the DKIM key: {exc.strerror}") from None
+            from ..configcheck import dkim_key_path, dkim_key_problem
+
+            key_path = dkim_key_path(settings)
+            problem = dkim_key_problem(key_path)  # checked again here: a bad key must stop the send now
+            if problem:
+                raise InputError.at("settings", None, f"dkim_key_file: {problem}")
+            dkim = DkimKey(settings.dkim_selector, settings.dkim_domain, key_path.read_bytes())
         try:
             return SmtpProvider(settings.smtp_url, dkim=dkim, timeout=settings.provider_timeout)
         except ValueError as exc:

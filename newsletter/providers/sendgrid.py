@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.error
 from collections.abc import Sequence
+from dataclasses import replace
 from email.utils import parseaddr
 
 from python_http_client import exceptions as http_errors
@@ -40,6 +41,8 @@ from .base import (
 from .message import list_unsubscribe
 
 MAX_PER_REQUEST = 1000
+#: Bytes of ``substitutions`` SendGrid takes per personalization.
+MAX_SUBSTITUTIONS = 10_000
 TEXT_TOKENS = {field: token.replace("__NL_", "__NL_T_", 1) for field, token in TOKENS.items()}
 
 
@@ -130,16 +133,40 @@ class SendGridProvider(ProviderBase):
         if len(recipients) > MAX_PER_REQUEST:
             raise ValueError(f"at most {MAX_PER_REQUEST} recipients per request")
         base, html_fields, text_fields = self._prepare(mailing)
-        body = dict(base)
-        body["personalizations"] = [
-            self.personalization(mailing, r, html_fields, text_fields) for r in recipients
-        ]
-        response = self._post(body)
+        personalizations, too_big = [], {}
+        for r in recipients:
+            fitted = self._fitted(mailing, r, html_fields, text_fields)
+            if fitted is None:  # fails alone: one such recipient would make SendGrid refuse all 1000
+                too_big[id(r)] = Result(r, ok=False, error=f"per-recipient fields exceed SendGrid's "
+                                                            f"{MAX_SUBSTITUTIONS:,}-byte substitutions limit")
+            else:
+                personalizations.append(fitted)
         message_id = ""
-        headers = getattr(response, "headers", None)
-        if headers is not None:
-            message_id = headers.get("X-Message-Id", "") or ""
-        return [Result(r, ok=True, message_id=message_id) for r in recipients]
+        if personalizations:
+            response = self._post(dict(base, personalizations=personalizations))
+            headers = getattr(response, "headers", None)
+            if headers is not None:
+                message_id = headers.get("X-Message-Id", "") or ""
+        return [too_big.get(id(r)) or Result(r, ok=True, message_id=message_id) for r in recipients]
+
+    def _fitted(self, mailing: Mailing, recipient: Recipient, html_fields: list[str],
+                text_fields: list[str]) -> dict | None:
+        """The recipient's personalization, with the name shortened as little as needed when its
+        substitutions would pass SendGrid's limit (the name is the one field without a bound:
+        a 1,000-character name of non-ASCII letters fills 24 KB); None if even no name is too much."""
+        fitted = self.personalization(mailing, recipient, html_fields, text_fields)
+        if _fits(fitted["substitutions"]):
+            return fitted
+        fitted, low, high = None, 0, len(recipient.name) - 1
+        while low <= high:  # the longest prefix of the name that fits
+            middle = (low + high) // 2
+            shorter = replace(recipient, name=recipient.name[:middle].rstrip())
+            candidate = self.personalization(mailing, shorter, html_fields, text_fields)
+            if _fits(candidate["substitutions"]):
+                fitted, low = candidate, middle + 1
+            else:
+                high = middle - 1
+        return fitted
 
     def _post(self, body: dict):
         try:
@@ -154,6 +181,13 @@ class SendGridProvider(ProviderBase):
             # and its API has no idempotency key, so resending could mail everyone twice.
             what = f"no answer within {self.timeout:g} s" if isinstance(exc, TimeoutError) else f"connection lost: {exc}"
             raise InDoubt(f"SendGrid: {what} after the request was sent") from None
+
+
+def _fits(substitutions: dict[str, str]) -> bool:
+    """Within SendGrid's limit, counted as JSON with non-ASCII escaped (at least what SendGrid
+    counts). A cheap bound first: nearly every recipient is far below it."""
+    bound = sum(len(k) + 12 * len(v) + 6 for k, v in substitutions.items()) + 2
+    return bound <= MAX_SUBSTITUTIONS or len(json.dumps(substitutions)) <= MAX_SUBSTITUTIONS
 
 
 def _error_text(exc: http_errors.HTTPError) -> str:

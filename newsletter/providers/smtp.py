@@ -45,9 +45,13 @@ class SmtpTarget:
 
     @classmethod
     def parse(cls, url: str) -> "SmtpTarget":
+        """The target of an ``smtp://`` URL. A ValueError never repeats the URL: it holds a password."""
+        from ..configcheck import smtp_url_problem
+
+        problem = smtp_url_problem(url)
+        if problem:
+            raise ValueError(problem)
         parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError(f"not an smtp:// or smtps:// URL: {url!r}")
         query = parse_qs(parts.query)
         flag = lambda name: query.get(name, ["0"])[-1].lower() in ("1", "true", "yes")  # noqa: E731
         tls = parts.scheme == "smtps"

@@ -14,8 +14,18 @@ import logging
 import re
 from html.parser import HTMLParser
 
+import cssutils.util
 from mjml import mjml2html
 from premailer import Premailer
+
+
+def _never_fetch(url: str) -> None:
+    """cssutils fetches every ``@import`` of a ``<style>`` premailer parses (over the network, or
+    a local file), whatever ``allow_network`` says. Nothing is fetched; ``check`` reports the rule."""
+    return None
+
+
+cssutils.util._defaultFetcher = _never_fetch  # cssutils offers no other switch for premailer's parser
 
 # Element → the elements it may contain ("*": any mj- element, for mj-attributes).
 _CONTENT = {

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import jinja2
+from jinja2.loaders import split_template_path
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
 from ..config import Settings
@@ -230,12 +232,28 @@ def _environment(settings: Settings, *, html: bool) -> jinja2.Environment:
     return _cached_environment(settings.templates_dir, html)
 
 
+class ThemeLoader(jinja2.FileSystemLoader):
+    """Templates from the theme folder only: a name or a symlink that leads outside it is refused
+    before anything is read (a theme must not read ``~/.ssh`` into an email)."""
+
+    def __init__(self, folder: Path):
+        super().__init__(folder)
+        self.root = Path(folder).resolve()
+
+    def get_source(self, environment, template):
+        path = self.root.joinpath(*split_template_path(template))
+        if path.exists() and not path.resolve().is_relative_to(self.root):
+            raise SecurityError(f"template {template!r} leads outside the theme folder")
+        return super().get_source(environment, template)
+
+
 @lru_cache(maxsize=16)
 def _cached_environment(templates_dir: Path, html: bool) -> jinja2.Environment:
-    """One environment per theme folder: compiled templates are kept, and recompiled when a file
-    changes (``auto_reload``), which the preview relies on."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir),
+    """One sandboxed environment per theme folder: a theme reaches only the values it is given
+    (no attributes such as ``__class__``, no files outside the folder). Compiled templates are kept,
+    and recompiled when a file changes (``auto_reload``), which the preview relies on."""
+    env = SandboxedEnvironment(
+        loader=ThemeLoader(templates_dir),
         auto_reload=True,
         autoescape=html,
         undefined=jinja2.StrictUndefined,
@@ -264,8 +282,11 @@ def _template_error(exc: Exception, settings: Settings, name: str) -> RenderErro
 def _render_template(env: jinja2.Environment, name: str, context: dict, settings: Settings) -> str:
     try:
         return env.get_template(name).render(context)
-    except (jinja2.TemplateError, TypeError, AttributeError, ValueError) as exc:
+    except (jinja2.TemplateError, TypeError, AttributeError, ValueError, OverflowError) as exc:
         raise _template_error(exc, settings, name) from None
+    except RecursionError:
+        raise RenderError.at(settings.templates_dir / name, None, "template error: includes or macros call "
+                             "each other without end (does a template include itself?)") from None
 
 
 def _mjml_to_html(mjml: str, template_path: Path) -> str:

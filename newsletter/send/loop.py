@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from ..audience import audience_problems
 from ..checks import check_rendered
 from ..config import Settings
 from ..errors import NewsletterError, Problem
@@ -42,6 +43,7 @@ from ..providers import (
 )
 from ..issue import Issue
 from ..render import RenderedIssue, render_issue, render_named
+from ..store import AddressHash, Store
 from ..store.engine import connect
 from ..store.ledger import Claimed, Ledger, SendLock
 from ..tokens import Tokens
@@ -224,9 +226,15 @@ def send_rendered(
     """
     options = options or SendOptions()
     issue = rendered.issue
+    tokens = Tokens.for_settings(settings)  # a bad key file stops the send before the store is touched
     provider = make_provider(settings, options.provider)
     summary = SendSummary(issue_id=issue.id, provider=provider.name, dry_run=options.dry_run)
     engine = connect(settings)
+    problems = audience_problems(issue, Store(engine, AddressHash.for_settings(settings)))
+    if problems:
+        engine.dispose()
+        provider.close()
+        raise ChecksFailed(problems + [Problem("send", None, "nothing was sent: fix the problems above")])
     ledger = Ledger(engine, issue.id)
     lock = SendLock(engine, issue.id)
     if not lock.acquire():
@@ -254,7 +262,7 @@ def send_rendered(
         if started:
             started(summary, total)
         with provider:
-            _run(ledger, provider, mailing_for(rendered, settings), Tokens.for_settings(settings),
+            _run(ledger, provider, mailing_for(rendered, settings), tokens,
                  options, summary, total, begun, progress, sleep, stop or threading.Event())
     finally:
         lock.release()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..config import Settings
 from .engine import connect, database_url, shown, upgrade
 from .consent import Signup
-from .models import SUBSCRIBER_STATUSES, SUPPRESSED
+from .models import MAX_LIST_NAME, SUBSCRIBER_STATUSES, SUPPRESSED, fold_list_name
 from .store import NewSubscriber, Store, SubscriberRow, UpsertCounts
 from .suppression import AddressHash
 
@@ -21,7 +21,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
 
 
 __all__ = [
-    "SUBSCRIBER_STATUSES", "SUPPRESSED", "AddressHash", "NewSubscriber", "Signup", "Store", "SubscriberRow",
-    "UpsertCounts",
-    "connect", "database_url", "open_store", "shown", "upgrade",
+    "MAX_LIST_NAME", "SUBSCRIBER_STATUSES", "SUPPRESSED", "AddressHash", "NewSubscriber", "Signup", "Store",
+    "SubscriberRow", "UpsertCounts",
+    "connect", "database_url", "fold_list_name", "open_store", "shown", "upgrade",
 ]

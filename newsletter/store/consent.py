@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from .models import SUPPRESSED, Delivery, Membership, ProviderEvent, Subscriber, utcnow
+from .models import SUPPRESSED, Delivery, Membership, ProviderEvent, Subscriber, fold_list_name, utcnow
 from .suppression import add_suppressions, lift_suppressions
 
 
@@ -168,7 +168,7 @@ class ConsentQueries:
             if name != sub.name:
                 sub.name, sub.updated_at = name, utcnow()
             ids = self._ensure_lists(session, set(offered))
-            chosen = {ids[n] for n in lists if n in ids}
+            chosen = {ids[fold_list_name(n)] for n in lists if fold_list_name(n) in ids}
             have = set(session.scalars(select(Membership.list_id).where(Membership.subscriber_id == subscriber_id)))
             drop = (set(ids.values()) - chosen) & have
             if drop:

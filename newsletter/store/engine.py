@@ -132,6 +132,7 @@ def upgrade(engine: Engine, address_hash=None) -> None:
 
 def _upgrade(engine: Engine, address_hash) -> None:
     from alembic import command
+    from alembic.util import CommandError
 
     try:
         connection = engine.connect()
@@ -149,6 +150,20 @@ def _upgrade(engine: Engine, address_hash) -> None:
             raise InputError(
                 [Problem("database", None, f"cannot upgrade {shown(engine.url)}: {_reason(exc)}")]
             ) from None
+        except CommandError:  # the store names a revision this version has no migration for
+            raise InputError([Problem("database", None, (
+                f"{shown(engine.url)} is at schema revision {_revision(connection)!r}, which this version of "
+                "newsletter does not know: it was made by a newer version; upgrade newsletter to use it"))]) from None
+
+
+def _revision(connection) -> str:
+    from alembic.runtime.migration import MigrationContext
+
+    try:
+        with connection.begin():
+            return MigrationContext.configure(connection).get_current_revision() or "none"
+    except SQLAlchemyError:
+        return "unknown"
 
 
 def connect(settings: Settings, *, migrate: bool = True) -> Engine:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..issue.model import Audience
-from .models import Delivery, MailingList, Membership, Subscriber, utcnow
+from .models import Delivery, MailingList, Membership, Subscriber, fold_list_name, utcnow
 
 D = Delivery.__table__
 S = Subscriber.__table__
@@ -45,7 +45,8 @@ def _audience_filter(audience: Audience):
     conditions = [S.c.status == "confirmed"]
     if audience.lists:
         conditions.append(
-            exists().where(and_(M.c.subscriber_id == S.c.id, M.c.list_id == L.c.id, L.c.name.in_(audience.lists)))
+            exists().where(and_(M.c.subscriber_id == S.c.id, M.c.list_id == L.c.id,
+                                func.lower(L.c.name).in_([fold_list_name(name) for name in audience.lists])))
         )
     for key, values in audience.where.items():
         column = S.c.attributes[key].as_string()

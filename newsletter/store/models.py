@@ -86,13 +86,23 @@ class Subscriber(Base):
     unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+#: The longest list name the store keeps (``lists.name``).
+MAX_LIST_NAME = 200
+
+
+def fold_list_name(name: str) -> str:
+    """A list's name as the store keeps it: trimmed and lowercase, since lists compare
+    case-insensitively (``Weekly`` in one file and ``weekly`` in another are one list)."""
+    return name.strip().lower()
+
+
 class MailingList(Base):
-    """A named list a subscriber can belong to (``weekly``, ``festival``)."""
+    """A named list a subscriber can belong to (``weekly``, ``festival``); names are folded."""
 
     __tablename__ = "lists"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(MAX_LIST_NAME), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -6,16 +6,17 @@ session leaks out of here.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .consent import ConsentQueries
 from .events import EventLog
-from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, utcnow
+from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, fold_list_name, utcnow
 from .suppression import AddressHash, add_suppressions, lift_suppressions, suppressed_among
 
 # Keys per IN (...) query: far below every database's limit on bound parameters.
@@ -34,9 +35,13 @@ class NewSubscriber:
     attributes: dict[str, Any] = field(default_factory=dict)
     #: Where it came from, for the record: ``FILE:ROW`` or ``cli``.
     line: int | None = None
-    #: ``unsubscribed``, ``bounced`` or ``complained`` when the source says the address left (a
-    #: ``status`` column, as in a provider's suppression export); None otherwise.
+    #: The status the source gives (a ``status`` column: an export, a provider's suppression
+    #: export), if any. One of ``unsubscribed``, ``bounced``, ``complained`` suppresses the
+    #: address; otherwise see :func:`status_for`.
     status: str | None = None
+    #: Consent times the source gives (an export's columns), kept instead of "now".
+    confirmed_at: dt.datetime | None = None
+    unsubscribed_at: dt.datetime | None = None
 
 
 @dataclass
@@ -74,6 +79,21 @@ class SubscriberRow:
     status: str
     lists: list[str]
     attributes: dict[str, Any]
+    confirmed_at: dt.datetime | None = None
+    unsubscribed_at: dt.datetime | None = None
+
+
+#: How far from being mailed a status is: an import may move someone further, never closer.
+_DISTANCE = {"confirmed": 0, "pending": 1, "unsubscribed": 2, "bounced": 2, "complained": 2}
+
+
+def status_for(row_status: str | None, default: str) -> str:
+    """The status an imported row ends up with: the import's own (``--status``), unless the row
+    says something stricter. A file can hold someone back (a pending row stays pending), never
+    promote them past what the import was asked to do."""
+    if row_status is None:
+        return default
+    return max(row_status, default, key=_DISTANCE.__getitem__)
 
 
 def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
@@ -122,20 +142,20 @@ class Store(ConsentQueries):
         A suppressed address (its row unsubscribed, bounced or complained, or its hash on the
         suppression list after an erasure) is neither added, resubscribed nor changed unless
         ``force``, which also takes it off the list. A row whose ``status`` says it left is
-        suppressed. With ``commit=False`` everything is done and then rolled back: a dry run sees
-        the same counts.
+        suppressed, even with ``force``; any other row status is honoured as far as
+        :func:`status_for` allows, and consent times the row gives are kept. With ``commit=False``
+        everything is done and then rolled back: a dry run sees the same counts.
         """
         counts = UpsertCounts()
-        extra_lists = list(lists)
+        extra_lists = [fold_list_name(name) for name in lists]
+        wanted = {id(row): list(dict.fromkeys([*map(fold_list_name, row.lists), *extra_lists])) for row in rows}
         now = utcnow()
         hashes = {row.key: self.hash(row.key) for row in rows}
         with Session(self.engine) as session:
             on_list = suppressed_among(session.connection(), hashes.values())
             leaving: dict[str, str] = {}  # hash → reason, for rows whose source says they left
             lifted: list[str] = []
-            list_ids = self._ensure_lists(
-                session, {name for row in rows for name in row.lists} | set(extra_lists)
-            )
+            list_ids = self._ensure_lists(session, {name for names in wanted.values() for name in names})
             existing: dict[str, Subscriber] = {}
             for keys in _chunks([row.key for row in rows]):
                 for sub in session.scalars(select(Subscriber).where(Subscriber.email_key.in_(keys))):
@@ -166,7 +186,7 @@ class Store(ConsentQueries):
                     leaving[digest] = row.status
                     counts.suppressed += 1
                     if sub is not None and sub.status not in SUPPRESSED:
-                        sub.status, sub.unsubscribed_at, sub.updated_at = row.status, now, now
+                        sub.status, sub.unsubscribed_at, sub.updated_at = row.status, row.unsubscribed_at or now, now
                         counts.updated += 1
                     elif sub is None:
                         fresh.append(_fresh(row, digest, row.status, source, now))
@@ -182,7 +202,7 @@ class Store(ConsentQueries):
                 if digest in on_list:
                     lifted.append(digest)
                 if sub is None:
-                    fresh.append(_fresh(row, digest, status, source, now))
+                    fresh.append(_fresh(row, digest, status_for(row.status, status), source, now))
                     fresh_rows.append(row)
                     counts.added += 1
                     continue
@@ -190,7 +210,7 @@ class Store(ConsentQueries):
                     sub.email_hash = digest
                 changed = _apply(sub, row, status, force, now)
                 known.append((sub.id, row))
-                new_lists = {list_ids[n] for n in [*row.lists, *extra_lists]} - lists_of.get(sub.id, set())
+                new_lists = {list_ids[n] for n in wanted[id(row)]} - lists_of.get(sub.id, set())
                 if changed or new_lists:
                     sub.updated_at = now
                     counts.updated += 1
@@ -205,7 +225,7 @@ class Store(ConsentQueries):
 
             memberships = []
             for sub_id, row in known:
-                for name in dict.fromkeys([*row.lists, *extra_lists]):
+                for name in wanted[id(row)]:
                     pair = (sub_id, list_ids[name])
                     if pair not in member:
                         member.add(pair)
@@ -263,7 +283,7 @@ class Store(ConsentQueries):
         if list_name:
             query = query.join(Membership, Membership.subscriber_id == Subscriber.id).join(
                 MailingList, MailingList.id == Membership.list_id
-            ).where(MailingList.name == list_name)
+            ).where(func.lower(MailingList.name) == fold_list_name(list_name))
         with Session(self.engine) as session:
             result = session.scalars(query.execution_options(yield_per=batch))
             for part in result.partitions():
@@ -281,9 +301,15 @@ class Store(ConsentQueries):
             for sid, name in session.execute(query):
                 names[sid].append(name)
         return [
-            SubscriberRow(s.id, s.email, s.name, s.status, names[s.id], dict(s.attributes or {}))
+            SubscriberRow(s.id, s.email, s.name, s.status, names[s.id], dict(s.attributes or {}),
+                          _utc(s.confirmed_at), _utc(s.unsubscribed_at))
             for s in subs
         ]
+
+    def has_attribute(self, key: str) -> bool:
+        """Whether any subscriber has the attribute ``key`` (an audience condition names one)."""
+        with Session(self.engine) as session:
+            return bool(session.scalar(select(exists().where(Subscriber.attributes[key].as_string().is_not(None)))))
 
     # --- lists ------------------------------------------------------------------------------
 
@@ -308,10 +334,13 @@ class Store(ConsentQueries):
             return counts
 
     def _ensure_lists(self, session: Session, names: set[str]) -> dict[str, int]:
+        """Folded list name → id, for every one of ``names``; lists not there yet are made."""
+        names = {fold_list_name(name) for name in names}
         if not names:
             return {}
-        query = select(MailingList.name, MailingList.id).where(MailingList.name.in_(sorted(names)))
-        found = {name: list_id for name, list_id in session.execute(query)}
+        # lower(): a list made before names were folded ("Weekly") is still the same list.
+        query = select(MailingList.name, MailingList.id).where(func.lower(MailingList.name).in_(sorted(names)))
+        found = {name.lower(): list_id for name, list_id in session.execute(query)}
         for name in sorted(names - found.keys()):
             mailing_list = MailingList(name=name, created_at=utcnow())
             session.add(mailing_list)
@@ -354,8 +383,8 @@ def _fresh(row: NewSubscriber, digest: str, status: str, source: str, now) -> di
     return {
         "email": row.email, "email_key": row.key, "email_hash": digest, "name": row.name, "status": status,
         "attributes": dict(row.attributes), "source": source, "created_at": now, "updated_at": now,
-        "confirmed_at": now if status == "confirmed" else None,
-        "unsubscribed_at": now if status in SUPPRESSED else None,
+        "confirmed_at": row.confirmed_at or (now if status == "confirmed" else None),
+        "unsubscribed_at": (row.unsubscribed_at or now) if status in SUPPRESSED else None,
     }
 
 
@@ -372,13 +401,19 @@ def _apply(sub: Subscriber, row: NewSubscriber, status: str, force: bool, now) -
     if merged != (sub.attributes or {}):
         sub.attributes = merged
         changed = True
+    target = status_for(row.status, status)  # never a suppressed status here: those rows went before
     if sub.status in SUPPRESSED and force:
-        sub.status = status
+        sub.status = target
         sub.unsubscribed_at = None
-        sub.confirmed_at = now if status == "confirmed" else None
+        sub.confirmed_at = (row.confirmed_at or now) if target == "confirmed" else None
         changed = True
-    elif sub.status == "pending" and status == "confirmed":
+    elif sub.status == "pending" and target == "confirmed":
         sub.status = "confirmed"
-        sub.confirmed_at = now
+        sub.confirmed_at = row.confirmed_at or now
         changed = True
     return changed
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives times back without their zone; they were written in UTC."""
+    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value

@@ -2,23 +2,39 @@
 
 The file is never read whole: one pass checks that it is UTF-8 (so a Latin-1 export fails before
 anything is imported, naming the line), a second one yields rows one at a time. Rows are numbered
-by the physical line they start on, as an editor shows them.
+by the physical line they start on, as an editor shows them; lines end with LF, CRLF or (old Mac
+files) a lone CR.
+
+Whatever a file holds, memory stays bounded and every problem is one ``FILE:LINE: reason``: a line
+over :data:`MAX_LINE_BYTES` is skipped unread, a cell over the csv module's limit (128 KB) or over
+:data:`MAX_FIELD` characters, a control character such as NUL (PostgreSQL cannot store it) or an
+over-long list name makes its row bad, and a header of more than :data:`MAX_COLUMNS` columns is refused.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, Problem, display_path
-from ..store import SUPPRESSED, NewSubscriber
+from ..store import MAX_LIST_NAME, SUBSCRIBER_STATUSES, NewSubscriber, fold_list_name
 from .address import BadAddress, normalize
 from .seen import SeenKeys
 
 MAX_FIELD = 1000
+#: Columns a header may have (each becomes an attribute of every subscriber).
+MAX_COLUMNS = 1000
+#: A physical line longer than this is not read: its row is reported bad.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+#: Consent times, as an export writes them.
+TIME_COLUMNS = ("confirmed_at", "unsubscribed_at")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, LF and CR may be in a cell
+READ_CHUNK = 64 * 1024
 BOM = codecs.BOM_UTF8
 SAMPLE_BYTES = 16 * 1024
 DELIMITERS = ",;\t"
@@ -40,13 +56,45 @@ class Duplicate:
     problem: Problem
 
 
+def physical_lines(f, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
+    """The lines of a binary file, ends kept; None for a line over ``limit`` bytes, whose bytes
+    are skipped without being held. Lines end with LF (and CRLF), or with CR in an old Mac file
+    (one whose first block has a CR and no LF)."""
+    sample = f.read(SAMPLE_BYTES)
+    f.seek(0)
+    if b"\r" in sample and b"\n" not in sample:
+        yield from _split_lines(f, b"\r", limit)
+        return
+    while line := f.readline(limit + 1):
+        if len(line) > limit:
+            while not line.endswith(b"\n") and (line := f.readline(limit + 1)):
+                pass
+            yield None
+        else:
+            yield line
+
+
+def _split_lines(f, separator: bytes, limit: int) -> Iterator[bytes | None]:
+    rest = b""
+    too_long = False  # the line being read is over the limit: its bytes are dropped
+    while chunk := f.read(READ_CHUNK):
+        *lines, rest = (rest + chunk).split(separator)
+        for line in lines:
+            yield None if too_long or len(line) >= limit else line + separator
+            too_long = False
+        if len(rest) > limit:
+            rest, too_long = b"", True
+    if rest or too_long:
+        yield None if too_long else rest
+
+
 def check_utf8(path: Path) -> None:
     """Raise one InputError naming the first line that is not UTF-8."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as f:
-        for number, line in enumerate(f, start=1):
+        for number, line in enumerate(physical_lines(f), start=1):
             try:
-                decoder.decode(line)
+                if line is not None:
+                    line.decode("utf-8")  # a line never ends inside a character: LF and CR are ASCII
             except UnicodeDecodeError as exc:
                 raise InputError.at(
                     path, number,
@@ -55,13 +103,18 @@ def check_utf8(path: Path) -> None:
                 ) from None
 
 
-def _lines(path: Path) -> Iterator[str]:
+def _lines(path: Path, too_long: list[int] | None = None) -> Iterator[str]:
+    """Decoded lines for the csv module; a line over the limit becomes an empty one, its number
+    noted in ``too_long`` when given."""
     with path.open("rb") as f:
-        first = True
-        for line in f:
-            if first:
+        for number, line in enumerate(physical_lines(f), start=1):
+            if line is None:
+                if too_long is not None:
+                    too_long.append(number)
+                yield "\n"
+                continue
+            if number == 1:
                 line = line.removeprefix(BOM)
-                first = False
             yield line.decode("utf-8")
 
 
@@ -96,35 +149,74 @@ def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
     if not path.is_file():
         raise InputError.at(path, None, "file not found")
     check_utf8(path)
-    reader = csv.reader(_lines(path), delimiter=sniff_delimiter(path), strict=False)
+    too_long: list[int] = []
+    reader = csv.reader(_lines(path, too_long), delimiter=sniff_delimiter(path), strict=False)
     try:
         header = next(reader)
     except StopIteration:
         raise InputError.at(path, 1, "the file is empty; expected a header row with an email column") from None
+    except csv.Error as exc:
+        raise InputError.at(path, 1, f"the header row is not readable: {csv_reason(exc)}") from None
+    if too_long:
+        raise InputError.at(path, 1, f"the header row is longer than {MAX_LINE_BYTES // 1024 // 1024} MB")
+    names = _header(shown, header)
+
+    seen = SeenKeys()
+    try:
+        line = reader.line_num + 1
+        while True:
+            start = line
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                row = None
+                problem = csv_reason(exc)
+            line = reader.line_num + 1
+            while too_long and too_long[0] < line:  # a line of this row was skipped unread
+                row, problem = None, f"line {too_long.pop(0)} is longer than {MAX_LINE_BYTES // 1024 // 1024} MB"
+            if row is None:
+                yield BadRow(Problem(shown, start, problem))
+                continue
+            item = _check(shown, start, names, row, seen)
+            if item is not None:
+                yield item
+    finally:
+        seen.close()
+
+
+def csv_reason(exc: csv.Error) -> str:
+    """What a csv module error means, in the words of a ``FILE:LINE`` message."""
+    if "field larger than field limit" in str(exc):
+        return f"a cell is longer than {csv.field_size_limit():,} characters (at most {MAX_FIELD:,})"
+    return f"not readable as CSV: {exc}"
+
+
+def _header(shown: str, header: list[str]) -> list[str]:
+    """The column names (lowercased), or an InputError listing every problem with them."""
+    if len(header) > MAX_COLUMNS:
+        raise InputError([Problem(shown, 1, f"the header has {len(header):,} columns, at most {MAX_COLUMNS:,} are supported")])
     names = [cell.strip().lower() for cell in header]
     while names and not names[-1]:
         names.pop()
     problems = []
     if "email" not in names:
         problems.append(Problem(shown, 1, f"no 'email' column in the header ({', '.join(names) or 'empty'})"))
+    seen: set[str] = set()
     for i, name in enumerate(names):
         if not name:
             problems.append(Problem(shown, 1, f"column {i + 1} has no name"))
-        elif name in names[:i]:
+        elif _CONTROL.search(name):
+            problems.append(Problem(shown, 1, f"column {i + 1}: the name holds a control character"))
+        elif len(name) > MAX_FIELD:
+            problems.append(Problem(shown, 1, f"column {i + 1}: the name is longer than {MAX_FIELD} characters"))
+        elif name in seen:
             problems.append(Problem(shown, 1, f"column '{name}' appears twice"))
+        seen.add(name)
     if problems:
-        raise InputError(problems)
-
-    seen = SeenKeys()
-    try:
-        line = reader.line_num + 1
-        for row in reader:
-            start, line = line, reader.line_num + 1
-            item = _check(shown, start, names, row, seen)
-            if item is not None:
-                yield item
-    finally:
-        seen.close()
+        raise InputError(problems[:20])
+    return names
 
 
 def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKeys):
@@ -138,20 +230,41 @@ def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKe
     for name, cell in zip(names, row):
         if len(cell) > MAX_FIELD:
             return bad(f"{name}: longer than {MAX_FIELD} characters")
+    if _CONTROL.search("".join(row[:len(names)])):  # one search per row; which cell only when needed
+        name, control = next((n, m) for n, c in zip(names, row) if (m := _CONTROL.search(c)))
+        return bad(f"{name}: holds a control character (U+{ord(control.group()):04X}), which the store cannot keep")
     values = {name: _unprotect(cell).strip() for name, cell in zip(names, row)}
     try:
         email, key = normalize(values.pop("email", ""))
     except BadAddress as exc:
         return bad(str(exc))
+    lists = list(dict.fromkeys(fold_list_name(part) for part in values.pop("lists", "").split(";") if part.strip()))
+    for name in lists:
+        if len(name) > MAX_LIST_NAME:
+            return bad(f"lists: a list name of {len(name)} characters (at most {MAX_LIST_NAME})")
+    # The store's own record (an export writes it, so does a provider's suppression export), never
+    # attributes: an address that left stays out, a pending one stays pending.
+    status = values.pop("status", "").lower() or None
+    if status is not None and status not in SUBSCRIBER_STATUSES:
+        return bad(f"status: {status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}")
+    times = {}
+    for column in TIME_COLUMNS:
+        if text := values.pop(column, ""):
+            try:
+                times[column] = _time(text)
+            except ValueError:
+                return bad(f"{column}: {text!r} is not a date and time like 2026-01-31T08:00:00+00:00")
     first = seen.get(key)
     if first is not None:
         return Duplicate(Problem(shown, line, f"{email} already on line {first}; skipped"))
     seen.add(key, line)
     name = values.pop("name", "")
-    # The store's own state (an export writes it), never an attribute. An address that left stays
-    # out: importing a provider's suppression export is how a publication moves here.
-    status = values.pop("status", "").lower()
-    lists = list(dict.fromkeys(part.strip() for part in values.pop("lists", "").split(";") if part.strip()))
     attributes = {k: v for k, v in values.items() if v}
     return NewSubscriber(email=email, key=key, name=name, lists=lists, attributes=attributes, line=line,
-                         status=status if status in SUPPRESSED else None)
+                         status=status, **times)
+
+
+def _time(text: str) -> dt.datetime:
+    """An ISO 8601 time; UTC when it has no offset."""
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import NewsletterError, Problem, display_path
-from ..store import NewSubscriber, Store, UpsertCounts
+from ..store import NewSubscriber, Store, UpsertCounts, fold_list_name
 from .csvfile import BadRow, Duplicate, read_rows
 
 BATCH = 5000
@@ -60,9 +60,9 @@ def import_csv(
     """Upsert every good row of the file; bad rows are reported, never imported."""
     if status not in IMPORT_STATUSES:
         raise NewsletterError([Problem("--status", None, f"{status!r} is not one of {', '.join(IMPORT_STATUSES)}")])
-    lists = [name.strip() for name in lists if name.strip()]
+    lists = [fold_list_name(name) for name in lists if name.strip()]
     report = ImportReport(display_path(path), dry_run=dry_run)
-    source = f"import:{path.name}"
+    source = f"import:{path.name}"[:200]  # the column holds 200 characters; a file name may be longer
     batch: list[NewSubscriber] = []
     next_analyze = batch_size
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
-from .csvfile import DELIMITERS, _lines, check_utf8, sniff_delimiter
+from .csvfile import DELIMITERS, _lines, check_utf8, csv_reason, sniff_delimiter
 
 
 def addresses_in(path: Path) -> Iterator[tuple[int, str]]:
@@ -24,14 +24,19 @@ def addresses_in(path: Path) -> Iterator[tuple[int, str]]:
     if "email" in cells:
         reader = csv.reader(_lines(path), delimiter=sniff_delimiter(path))
         column = None
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a cell over 128 KB: the file is not the list it claims to be
+                raise InputError.at(path, reader.line_num, csv_reason(exc)) from None
             if column is None:
                 if any(cell.strip() for cell in row):
                     column = [cell.strip().lower() for cell in row].index("email")
                 continue
             if len(row) > column and row[column].strip():
                 yield reader.line_num, row[column].strip()
-        return
     for number, line in enumerate(_lines(path), start=1):
         text = line.strip()
         if text and not text.startswith("#"):

@@ -66,7 +66,9 @@ def test_bad_times_and_failing_issues_are_refused(publication):
 def test_send_refuses_an_issue_not_yet_due_unless_now(publication):
     path = publication / "issues" / f"{EXAMPLE_ISSUE}.yaml"
     text = path.read_text()
-    path.write_text(text.replace("send_at: 2026-11-26T08:00:00-05:00", "send_at: 2099-11-26T08:00:00-05:00"))
+    # No audience: the store is empty, and a list it does not have would stop the send (issue 9 §5).
+    path.write_text(text.replace("send_at: 2026-11-26T08:00:00-05:00", "send_at: 2099-11-26T08:00:00-05:00")
+                    .replace("audience: {lists: [weekly]}\n", ""))
     early = run_cli("send", EXAMPLE_ISSUE, cwd=publication)
     assert early.returncode == 2 and len(early.stderr.strip().splitlines()) == 1, early.stderr
     assert "due at 2099-11-26 08:00 EST (America/New_York) = 13:00 UTC" in early.stderr and f"newsletter schedule {EXAMPLE_ISSUE}" in early.stderr
