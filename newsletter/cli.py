@@ -365,7 +365,7 @@ def subscribers_import(
     lists: ListOption = None,
     status: Annotated[str, typer.Option(help="Status of new subscribers: confirmed | pending.")] = "confirmed",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count, write nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Also resubscribe unsubscribed, bounced, complained.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Bring back unsubscribed, bounced, complained or removed addresses as pending (mailed only after they confirm again).")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Import subscribers from CSV; exit 1 when some rows were bad (the good ones are imported)."""

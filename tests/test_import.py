@@ -74,8 +74,8 @@ def test_suppression_is_sticky_unless_forced(store, tmp_path):
     forced = import_csv(changed, store, force=True)
     assert forced.counts.kept_out == 0
     now = people(store)
-    assert now["ann@example.com"][:2] == ("Ann L.", "confirmed")
-    assert now["bob@example.org"][1:] == ("confirmed", ["weekly"], {"country": "BE"})
+    assert now["ann@example.com"][:2] == ("Ann L.", "pending")  # mailed again only after a new opt-in
+    assert now["bob@example.org"][1:] == ("pending", ["weekly"], {"country": "BE"})
 
 
 @pytest.mark.parametrize("content", [

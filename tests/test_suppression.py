@@ -33,7 +33,7 @@ def test_remove_then_reimport_keeps_the_address_out_until_forced(store):
     assert (counts.added, counts.kept_out, counts.kept_out_keys) == (0, 1, ["ann@example.com"])
     assert store.get_subscriber("ann@example.com") is None
     forced = store.upsert_subscribers([sub("ann@example.com")], force=True)
-    assert forced.added == 1 and store.get_subscriber("ann@example.com").status == "confirmed"
+    assert forced.added == 1 and store.get_subscriber("ann@example.com").status == "pending"  # until she confirms
     with store.engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM suppressions")) == 0
 

@@ -141,7 +141,8 @@ class Store(ConsentQueries):
 
         A suppressed address (its row unsubscribed, bounced or complained, or its hash on the
         suppression list after an erasure) is neither added, resubscribed nor changed unless
-        ``force``, which also takes it off the list. A row whose ``status`` says it left is
+        ``force``, which takes it off the list and brings it back ``pending`` only: someone who
+        left is mailed again only after a new double opt-in. A row whose ``status`` says it left is
         suppressed, even with ``force``; any other row status is honoured as far as
         :func:`status_for` allows, and consent times the row gives are kept. With ``commit=False``
         everything is done and then rolled back: a dry run sees the same counts.
@@ -202,7 +203,8 @@ class Store(ConsentQueries):
                 if digest in on_list:
                     lifted.append(digest)
                 if sub is None:
-                    fresh.append(_fresh(row, digest, status_for(row.status, status), source, now))
+                    target = "pending" if digest in on_list else status_for(row.status, status)
+                    fresh.append(_fresh(row, digest, target, source, now))
                     fresh_rows.append(row)
                     counts.added += 1
                     continue
@@ -402,10 +404,10 @@ def _apply(sub: Subscriber, row: NewSubscriber, status: str, force: bool, now) -
         sub.attributes = merged
         changed = True
     target = status_for(row.status, status)  # never a suppressed status here: those rows went before
-    if sub.status in SUPPRESSED and force:
-        sub.status = target
+    if sub.status in SUPPRESSED and force:  # back, but only as far as a new double opt-in
+        sub.status = "pending"
         sub.unsubscribed_at = None
-        sub.confirmed_at = (row.confirmed_at or now) if target == "confirmed" else None
+        sub.confirmed_at = None
         changed = True
     elif sub.status == "pending" and target == "confirmed":
         sub.status = "confirmed"
