@@ -104,6 +104,14 @@ def serve(
         raise typer.Exit(code)
 
 
+@app.command()
+def schema(config: ConfigOption = None) -> None:
+    """Print the JSON Schema of issues (with this publication's articles and templates)."""
+    from .commands.schema import schema_text
+
+    typer.echo(schema_text(_settings(config)), nl=False)
+
+
 subscribers_app = typer.Typer(help="The subscriber store: import, add, remove, list, export.", no_args_is_help=True)
 db_app = typer.Typer(help="The database behind the subscriber store.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
