@@ -31,10 +31,55 @@ ConfigOption = Annotated[
 IssueArg = Annotated[str, typer.Argument(help="Issue file, or its id in issues/.", show_default=False)]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"newsletter {version('newsletter')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    pass
+
+
 def _settings(config: Path | None):
     from .config import load_settings
 
     return load_settings(config)
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder of the new publication (created if needed).")] = Path("."),
+    name: Annotated[Optional[str], typer.Option(help="The publication's name (default: from the folder's).")] = None,
+    from_address: Annotated[Optional[str], typer.Option("--from", help='From address, e.g. "Name <letters@example.com>".')] = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="The public site (default: https://example.com).")] = None,
+    timezone: Annotated[Optional[str], typer.Option(help="Zone of send times (default: this machine's).")] = None,
+) -> None:
+    """Start a publication: settings, the theme, an example article and issue, a .gitignore.
+
+    On a terminal it asks for what the flags do not give."""
+    from .commands.init import Answers, defaults
+    from .commands.init import init as run
+
+    if sys.stdin.isatty():
+        name = name or typer.prompt("Name of the publication", default=defaults(folder).name)
+        base_url = base_url or typer.prompt("Its web site (base_url)", default=defaults(folder, name).base_url)
+        from_address = from_address or typer.prompt("From address", default=defaults(folder, name, base_url).from_address)
+    base = defaults(folder, name, base_url)
+    written = run(folder, Answers(name=base.name, from_address=from_address or base.from_address,
+                                  base_url=base.base_url, timezone=timezone or base.timezone))
+    from .errors import display_path
+
+    for path in written:
+        out.print(f"wrote {display_path(path)}", markup=False)
+    go = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+    out.print(f"next: {go}newsletter check issues/welcome.yaml && newsletter preview issues/welcome.yaml", markup=False)
 
 
 @app.command()
