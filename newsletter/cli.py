@@ -83,6 +83,29 @@ def init(
 
 
 @app.command()
+def new(
+    latest: Annotated[int, typer.Option("--latest", min=1, help="How many of the newest articles not sent yet.")] = 5,
+    title: Annotated[Optional[str], typer.Option(help="Subject and file name (default: the lead article's title).")] = None,
+    edit: Annotated[Optional[bool], typer.Option("--edit/--no-edit", help="Open it in $VISUAL or $EDITOR "
+                                                 "(default: when on a terminal).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Draft the next issue from the newest articles not sent yet (feeds in sources fetched first)."""
+    from .commands.new import edit as open_in_editor
+    from .commands.new import new_issue
+    from .errors import display_path
+
+    settings = _settings(config)
+    draft = new_issue(settings, latest, title, warn=lambda line: err.print(line, markup=False))
+    shown = display_path(draft.path)
+    out.print(f"wrote {shown} with {len(draft.articles)} article{'s' if len(draft.articles) != 1 else ''}: "
+              f"{', '.join(a.slug for a in draft.articles)}", markup=False)
+    if edit if edit is not None else (sys.stdin.isatty() and sys.stdout.isatty()):
+        open_in_editor(draft, settings)
+    out.print(f"next: newsletter check {shown} && newsletter preview {shown}", markup=False)
+
+
+@app.command()
 def build(
     issue: IssueArg,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: build/<issue id>).")] = None,
@@ -155,6 +178,25 @@ def schema(config: ConfigOption = None) -> None:
     from .commands.schema import schema_text
 
     typer.echo(schema_text(_settings(config)), nl=False)
+
+
+articles_app = typer.Typer(help="Articles from RSS and Atom feeds.", no_args_is_help=True)
+app.add_typer(articles_app, name="articles")
+
+
+@articles_app.command("fetch")
+def articles_fetch(
+    feed: Annotated[str, typer.Argument(help="Feed URL (RSS or Atom), or a feed file.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Import the feed's new entries as Markdown articles; entries fetched before are left alone."""
+    from .commands.articles import fetch
+    from .errors import display_path
+
+    report = fetch(feed, _settings(config))
+    for path in report.added:
+        out.print(f"new: {display_path(path)}", markup=False)
+    out.print(report.summary(), markup=False)
 
 
 subscribers_app = typer.Typer(help="The subscriber store: import, add, remove, list, export.", no_args_is_help=True)

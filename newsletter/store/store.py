@@ -18,6 +18,8 @@ from .events import EventLog
 from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, utcnow
 from .suppression import AddressHash, add_suppressions, lift_suppressions, suppressed_among
 
+#: Ledger statuses of deliveries that never reached a provider.
+NOT_HANDED_OVER = ("queued", "failed", "skipped")
 # Keys per IN (...) query: far below every database's limit on bound parameters.
 _CHUNK = 500
 
@@ -335,6 +337,12 @@ class Store(ConsentQueries):
             session.add(delivery)
             session.flush()
             return delivery.id
+
+    def sent_issue_ids(self) -> set[str]:
+        """Issues of which some delivery was handed to a provider (sent, in doubt, or a later event)."""
+        with Session(self.engine) as session:
+            query = select(Delivery.issue_id).where(Delivery.status.not_in(NOT_HANDED_OVER)).distinct()
+            return set(session.scalars(query))
 
     def deliveries(self, issue_id: str) -> list[dict[str, Any]]:
         """The ledger rows of an issue, as plain dicts."""
