@@ -6,6 +6,7 @@ traceback.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -210,7 +211,8 @@ ListOption = Annotated[Optional[list[str]], typer.Option("--list", "-l", help="L
 @app.command()
 def send(
     issue: IssueArg,
-    to: Annotated[Optional[str], typer.Option("--to", help="Send one test copy to this address (not recorded).")] = None,
+    to: Annotated[Optional[list[str]], typer.Option("--to", help="Send a test copy to this address instead, not "
+                                                    "recorded (repeatable).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and count; send nothing.")] = False,
     now: Annotated[bool, typer.Option("--now", help="Send even though the issue's send_at is still ahead.")] = False,
     provider: Annotated[Optional[str], typer.Option(help="outbox | smtp | sendgrid (default: from settings).")] = None,
@@ -230,8 +232,15 @@ def send(
 
     settings = _settings(config)
     if to:
-        message_id = send_test(issue, settings, to, provider)
-        out.print(f"test copy sent to {to} ({message_id or 'no message id'}); not recorded in the ledger", markup=False)
+        results = send_test(issue, settings, to, provider)
+        for result in results:
+            if result.ok:
+                out.print(f"test copy sent to {result.recipient.email} ({result.message_id or 'no message id'}); "
+                          "not recorded in the ledger", markup=False)
+            else:
+                err.print(f"{result.recipient.email}: not sent: {result.error}", markup=False)
+        if not all(result.ok for result in results):
+            raise typer.Exit(1)
         return
     options = SendOptions(provider=provider, retry_failed=retry_failed, retry_in_doubt=retry_in_doubt, dry_run=dry_run,
                           respect_send_at=not now, max_attempts=settings.max_attempts, pause_after=settings.pause_after,
@@ -292,8 +301,8 @@ def _print_summary(summary, settings) -> None:
         out.print(f"{summary.in_doubt_found} deliveries were interrupted by an earlier crash and are in doubt: "
                   "see 'newsletter report'; resend them with --retry-in-doubt", markup=False)
     if summary.dry_run:
-        out.print(f"dry run of {summary.issue_id}: {summary.audience} subscribers in the audience; "
-                  f"ledger now: {_counts(summary.counts)}; nothing sent", markup=False)
+        out.print(f"dry run of {summary.issue_id}: would send {summary.would_send}; {summary.audience} subscribers "
+                  f"in the audience; ledger now: {_counts(summary.counts)}; nothing sent", markup=False)
         return
     if summary.requeued:
         out.print(f"{summary.requeued} deliveries put back in the queue on request", markup=False)
@@ -555,14 +564,61 @@ def subscribers_export(
     out.print(f"{file}: {count} subscriber{'s' if count != 1 else ''}", markup=False, soft_wrap=True)
 
 
-@app.command("lists")
-def lists_command(config: ConfigOption = None) -> None:
-    """Lists with their subscribers counted by status."""
+lists_app = typer.Typer(help="Lists with their subscribers counted by status; rename, delete, remove a member.")
+app.add_typer(lists_app, name="lists")
+
+
+@lists_app.callback(invoke_without_command=True)
+def lists_command(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Lists with their subscribers counted by status (and the commands below)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from .commands.lists import lists
 
     for name, counts in lists(_settings(config)).items():
         detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "empty"
         out.print(f"{name}: {sum(counts.values())} ({detail})", markup=False, soft_wrap=True)
+
+
+def _print_change(change) -> None:
+    out.print(change.done, markup=False)
+    for note in change.notes:
+        err.print(note, markup=False)
+
+
+ListArg = Annotated[str, typer.Argument(help="The list's name.", show_default=False)]
+
+
+@lists_app.command("rename")
+def lists_rename(old: ListArg, new: Annotated[str, typer.Argument(help="Its new name.", show_default=False)],
+                 config: ConfigOption = None) -> None:
+    """Rename a list; its members stay on it. Issues whose audience names it are pointed out."""
+    from .commands.lists import rename
+
+    _print_change(rename(old, new, _settings(config)))
+
+
+@lists_app.command("delete")
+def lists_delete(name: ListArg, config: ConfigOption = None) -> None:
+    """Delete a list; its subscribers stay in the store (and on their other lists)."""
+    from .commands.lists import delete
+
+    _print_change(delete(name, _settings(config)))
+
+
+@lists_app.command("remove")
+def lists_remove(
+    name: ListArg,
+    emails: Annotated[list[str], typer.Argument(help="Addresses to take off the list.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Take subscribers off a list; they stay subscribed, and on their other lists."""
+    from .commands.lists import remove
+
+    change = remove(name, emails, _settings(config))
+    _print_change(change)
+    if change.notes:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
@@ -573,10 +629,29 @@ def db_upgrade(config: ConfigOption = None) -> None:
     out.print(f"database up to date: {upgrade(_settings(config))}", markup=False, soft_wrap=True)
 
 
+def _command():
+    """The app as a click command, its flags listed without a type (``--dry-run``, not
+    ``--dry-run <bool>``) and repeatable options with their values' (``--to <str>``)."""
+    command = typer.main.get_command(app)
+
+    def untyped_flags(cmd) -> None:
+        ctx = typer.Context(cmd)
+        for param in [*cmd.params, cmd.get_help_option(ctx)]:
+            if param is not None and getattr(param, "is_flag", False):
+                param.metavar = ""
+            elif param is not None and getattr(param, "multiple", False):  # <list[str]> → <str>, repeatable
+                param.metavar = re.sub(r"^<list\[(.*)\]>$", r"<\1>", param.display_type_rich(ctx) or "")
+        for sub in getattr(cmd, "commands", {}).values():
+            untyped_flags(sub)
+
+    untyped_flags(command)
+    return command
+
+
 def main() -> None:
     """Entry point. Usage errors exit 2 through Typer; our errors print one line each and exit 2."""
     try:
-        app()
+        _command()()
     except NewsletterError as exc:
         for line in exc.lines():
             err.print(line, markup=False)

@@ -8,6 +8,7 @@ from ..config import Settings
 from ..errors import InputError, Problem, display_path
 from ..store import SUBSCRIBER_STATUSES, SUPPRESSED, NewSubscriber, SubscriberRow, UpsertCounts, open_store
 from ..subscribers import BadAddress, ImportReport, addresses_in, export_csv, import_csv, normalize
+from .lists import require_list
 
 
 def import_file(
@@ -60,12 +61,16 @@ def list_subscribers(settings: Settings, *, list_name: str | None, status: str |
     if status and status not in SUBSCRIBER_STATUSES:
         raise InputError([Problem("--status", None, f"{status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}")])
     with open_store(settings) as store:
+        if list_name is not None:
+            require_list(store, list_name, "--list")
         return list(store.subscribers(list_name=list_name, status=status))
 
 
 def export(out: Path, settings: Settings, *, list_name: str | None) -> int:
     """Write subscribers to a CSV file; the number of rows written."""
     with open_store(settings) as store:
+        if list_name is not None:
+            require_list(store, list_name, "--list")
         try:
             return export_csv(store, out, list_name=list_name)
         except OSError as exc:
