@@ -639,7 +639,8 @@ def _command():
         for param in [*cmd.params, cmd.get_help_option(ctx)]:
             if param is not None and getattr(param, "is_flag", False):
                 param.metavar = ""
-            elif param is not None and getattr(param, "multiple", False):  # <list[str]> → <str>, repeatable
+            elif param is not None and getattr(param, "multiple", False) and hasattr(param, "display_type_rich"):
+                # typer ≥ 0.29 shows <list[str]>: <str>, repeatable
                 param.metavar = re.sub(r"^<list\[(.*)\]>$", r"<\1>", param.display_type_rich(ctx) or "")
         for sub in getattr(cmd, "commands", {}).values():
             untyped_flags(sub)
