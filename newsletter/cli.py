@@ -122,17 +122,33 @@ def build(
 
 
 @app.command()
-def check(issue: IssueArg, config: ConfigOption = None) -> None:
-    """Validate an issue and lint the rendered email; exit 1 listing each problem."""
+def check(
+    issues: Annotated[list[str], typer.Argument(help="Issue files, or ids in issues/.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Validate issues and lint the rendered emails; exit 1 listing each problem (2 on bad input)."""
     from .commands.check import check as run
 
-    problems = run(issue, _settings(config))
-    for problem in problems:
-        out.print(str(problem), markup=False)
-    if problems:
-        out.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}", markup=False)
-        raise typer.Exit(1)
-    out.print("ok: no problems found", markup=False)
+    settings = _settings(config)
+    code = 0
+    for issue in issues:
+        try:
+            problems = run(issue, settings)
+        except NewsletterError as exc:  # one bad issue does not keep the others from being checked
+            for line in exc.lines():
+                err.print(line, markup=False)
+            code = max(code, exc.exit_code)
+            continue
+        for problem in problems:
+            out.print(str(problem), markup=False)
+        name = f"{issue}: " if len(issues) > 1 else ""
+        if problems:
+            out.print(f"{name}{len(problems)} problem{'s' if len(problems) != 1 else ''}", markup=False)
+            code = max(code, 1)
+        else:
+            out.print(f"{name}ok: no problems found", markup=False)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

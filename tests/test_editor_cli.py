@@ -137,3 +137,12 @@ def test_help_lists_flags_without_bool_noise(publication, command):
     assert result.returncode == 0, result.stderr
     assert "--help" in result.stdout
     assert "<bool>" not in result.stdout and "list[" not in result.stdout
+
+
+def test_check_takes_several_issues_and_reports_each(publication):
+    write_issue(publication, "subject: S\nsubjet: typo\n" + GOOD_ITEM, name="bad")
+    write_issue(publication, "subject: S\npreheader: P\n" + GOOD_ITEM, name="good")
+    result = run_cli("check", "issues/bad.yaml", "issues/good.yaml", EXAMPLE_ISSUE, cwd=publication)
+    assert result.returncode == 2  # bad input outranks problems
+    assert result.stderr.startswith("issues/bad.yaml:2: subjet: unknown key")
+    assert lines(result) == ["issues/good.yaml: ok: no problems found", f"{EXAMPLE_ISSUE}: ok: no problems found"]

@@ -46,6 +46,11 @@ def test_init_then_check_then_send_in_a_fresh_folder(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(mailbox.Maildir(root / "outbox", create=False)) == 2
 
+    (root / "articles" / "second.md").write_text('---\ntitle: "Second"\ndate: 2100-01-01\n---\nMore news.\n')
+    result = shell("newsletter new --title Next && newsletter check issues/*.yaml", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line.split(": ", 1)[1] for line in result.stdout.splitlines()[-2:]] == ["ok: no problems found"] * 2
+
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_gitignore_keeps_the_store_outbox_build_and_locks_out(tmp_path):
