@@ -6,7 +6,6 @@ traceback.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -67,16 +66,15 @@ def init(
     On a terminal it asks for what the flags do not give."""
     from .commands.init import Answers, defaults
     from .commands.init import init as run
+    from .errors import display_path
 
-    if sys.stdin.isatty():
+    if sys.stdin.isatty():  # each default follows from the answers before it
         name = name or typer.prompt("Name of the publication", default=defaults(folder).name)
         base_url = base_url or typer.prompt("Its web site (base_url)", default=defaults(folder, name).base_url)
         from_address = from_address or typer.prompt("From address", default=defaults(folder, name, base_url).from_address)
     base = defaults(folder, name, base_url)
     written = run(folder, Answers(name=base.name, from_address=from_address or base.from_address,
                                   base_url=base.base_url, timezone=timezone or base.timezone))
-    from .errors import display_path
-
     for path in written:
         out.print(f"wrote {display_path(path)}", markup=False)
     go = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
@@ -645,30 +643,10 @@ def db_upgrade(config: ConfigOption = None) -> None:
     out.print(f"database up to date: {upgrade(_settings(config))}", markup=False, soft_wrap=True)
 
 
-def _command():
-    """The app as a click command, its flags listed without a type (``--dry-run``, not
-    ``--dry-run <bool>``) and repeatable options with their values' (``--to <str>``)."""
-    command = typer.main.get_command(app)
-
-    def untyped_flags(cmd) -> None:
-        ctx = typer.Context(cmd)
-        for param in [*cmd.params, cmd.get_help_option(ctx)]:
-            if param is not None and getattr(param, "is_flag", False):
-                param.metavar = ""
-            elif param is not None and getattr(param, "multiple", False) and hasattr(param, "display_type_rich"):
-                # typer ≥ 0.29 shows <list[str]>: <str>, repeatable
-                param.metavar = re.sub(r"^<list\[(.*)\]>$", r"<\1>", param.display_type_rich(ctx) or "")
-        for sub in getattr(cmd, "commands", {}).values():
-            untyped_flags(sub)
-
-    untyped_flags(command)
-    return command
-
-
 def main() -> None:
     """Entry point. Usage errors exit 2 through Typer; our errors print one line each and exit 2."""
     try:
-        _command()()
+        app()
     except NewsletterError as exc:
         for line in exc.lines():
             err.print(line, markup=False)

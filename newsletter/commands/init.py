@@ -98,9 +98,10 @@ def init(folder: Path, answers: Answers) -> list[Path]:
     with as_file(files("newsletter") / "skeleton") as skeleton:
         sources = _skeleton_files(skeleton)
         targets = {src: folder / RENAMED.get(str(src), str(src)) for src in sources}
-        there = [path for path in [folder / CONFIG_NAME, *targets.values()] if path.exists()]
+        there = sorted((path for path in targets.values() if path.exists()),
+                       key=lambda path: (path.name != CONFIG_NAME, str(path)))  # the settings first
         if there:
-            names = [str(p.relative_to(folder)) for p in dict.fromkeys(there)]
+            names = [str(p.relative_to(folder)) for p in there]
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
             raise InputError.at(folder, None, f"already holds {shown}: nothing was written")
         fields = {
@@ -108,8 +109,7 @@ def init(folder: Path, answers: Answers) -> list[Path]:
             "from_q": json.dumps(answers.from_address, ensure_ascii=False),
             "base_url_q": json.dumps(answers.base_url.rstrip("/"), ensure_ascii=False),
             "timezone_q": json.dumps(answers.timezone),
-            "title": json.dumps(f"Welcome to {answers.name}", ensure_ascii=False),
-            "subject": json.dumps(f"Welcome to {answers.name}", ensure_ascii=False),
+            "welcome_q": json.dumps(f"Welcome to {answers.name}", ensure_ascii=False),
             "date": dt.date.today().isoformat(),
         }
         try:

@@ -25,6 +25,7 @@ from ..content import Article, ArticleLibrary
 from ..errors import InputError, NewsletterError, display_path
 from ..feeds import refresh_sources
 from ..feeds.importer import slugify
+from ..feeds.markdown import shorten
 from ..issue.times import zone
 from ..store import open_store
 from ..store.schedule import Schedule
@@ -89,18 +90,11 @@ def _quoted(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
 
 
-def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:—–- ") + "…"
-
-
 def draft_text(articles: list[Article], subject: str, today: str) -> str:
     """The issue's YAML: every key an editor may want, the optional ones as comments."""
     lead, rest = articles[0], articles[1:]
-    preheader = _cut(lead.summary, PREHEADER_CHARACTERS) if lead.summary else \
-        _cut("Also: " + ", ".join(a.title for a in rest), PREHEADER_CHARACTERS) if rest else lead.title
+    preheader = shorten(lead.summary, PREHEADER_CHARACTERS) if lead.summary else \
+        shorten("Also: " + ", ".join(a.title for a in rest), PREHEADER_CHARACTERS) if rest else lead.title
     lines = [
         MODELINE,
         f"# Drafted by 'newsletter new' on {today}: edit freely, then",
@@ -117,7 +111,7 @@ def draft_text(articles: list[Article], subject: str, today: str) -> str:
     ]
     for index, article in enumerate(articles):
         when = f" ({article.date.isoformat()})" if article.date else ""
-        lines.append(f"      - article: {article.slug}   # {_cut(article.title, 70)}{when}")
+        lines.append(f"      - article: {article.slug}   # {shorten(article.title, 70)}{when}")
         if index == 0:
             lines.append('        # excerpt: {paragraphs: "1-2"}   # or {quote: "…"}, {qa: "…"}, {words: 80}, {text: "…"};'
                          " default: the summary")

@@ -25,7 +25,7 @@ from .. import __version__
 from ..config import Settings
 from ..content.articles import read_front_matter
 from ..errors import InputError, NewsletterError, Problem
-from .markdown import to_markdown, to_text
+from .markdown import shorten, to_markdown, to_text
 
 #: Seconds to wait for a feed's server.
 TIMEOUT = 30
@@ -159,11 +159,8 @@ def _image(entry, body: str, title: str) -> dict | None:
 
 def _summary(entry, body: str) -> str:
     """The entry's summary (or the start of its text), on one line, cut at a word."""
-    text = to_text(_as_html(entry["summary_detail"]) if entry.get("summary_detail") else body)
-    if len(text) <= SUMMARY_CHARACTERS:
-        return text
-    cut = text[:SUMMARY_CHARACTERS].rsplit(" ", 1)[0].rstrip(",;:—–- ")
-    return cut + "…"
+    return shorten(to_text(_as_html(entry["summary_detail"]) if entry.get("summary_detail") else body),
+                   SUMMARY_CHARACTERS)
 
 
 def article_text(entry, source: str, entry_id: str, feed_author: str) -> tuple[dict, str]:

@@ -81,9 +81,10 @@ class _Writer(HTMLParser):
         text = "".join(self.line)
         self.line = []
         if self.pre:
-            if text.strip("\n"):
-                fence = "~~~~" if "```" in text else "```"
-                self._add(f"{fence}\n{text.strip(chr(10))}\n{fence}")
+            code = text.strip("\n")
+            if code:
+                fence = "~~~~" if "```" in code else "```"
+                self._add(f"{fence}\n{code}\n{fence}")
             return
         text = re.sub(r" *\n *", "\n", re.sub(r" +", " ", text)).strip().removesuffix("\\")
         if not text:
@@ -110,16 +111,19 @@ class _Writer(HTMLParser):
         previous = None
         for text, quote, item in self.blocks:
             if previous is not None:
-                same_quote = quote and quote == previous[1]
-                gap = "\n" if item and previous[2] and quote == previous[1] else "\n" + ">" * quote + "\n" if same_quote else "\n\n"
-                parts.append(gap)
+                if item and previous[2] and quote == previous[1]:
+                    parts.append("\n")  # the next item of the same list
+                elif quote and quote == previous[1]:
+                    parts.append("\n" + ">" * quote + "\n")  # the next paragraph of the same quote
+                else:
+                    parts.append("\n\n")
             parts.append(text)
             previous = (text, quote, item)
         return "".join(parts) + "\n" if parts else ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
-        if tag in _BLOCKS and tag not in ("li",):
+        if tag in _BLOCKS and tag != "li":
             self.flush()
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             self.heading = min(6, int(tag[1]) + 1)  # the article's title is the only h1
@@ -246,3 +250,11 @@ def to_text(html: str) -> str:
     """The plain text of a fragment on one line (titles, summaries), entities decoded."""
     spaced = re.sub(r"<(br|/p|/div|/li|/h[1-6]|/blockquote)\b[^>]*>", " ", html, flags=re.I)
     return " ".join(unescape(nh3.clean(spaced, tags=set())).split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """Text on one line, cut at the last word that fits in ``limit`` characters, with ``…``."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:—–- ") + "…"
