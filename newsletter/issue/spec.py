@@ -12,7 +12,7 @@ found by the loader (``newsletter check``), not by the editor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from ..content.excerpts import KINDS as EXCERPT_KINDS
@@ -53,7 +53,7 @@ class Shape:
 
     title: str
     keys: tuple[Key, ...]
-    doc: str = field(default="")
+    doc: str = ""
 
     @cached_property
     def names(self) -> tuple[str, ...]:

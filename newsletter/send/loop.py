@@ -36,6 +36,7 @@ from ..providers import (
     InDoubt,
     Mailing,
     Recipient,
+    Result,
     SetupError,
     TransientError,
     make_provider,
@@ -156,7 +157,8 @@ def render_checked(issue: str | Issue, settings: Settings) -> RenderedIssue:
     return rendered
 
 
-def send_test(issue_name: str, settings: Settings, addresses: list[str], provider_name: str | None = None) -> list:
+def send_test(issue_name: str, settings: Settings, addresses: list[str],
+              provider_name: str | None = None) -> list[Result]:
     """Send one copy to each address, rendered once; nothing is recorded in the ledger. Returns
     the provider's result for each (``ok``, ``message_id``, ``error``)."""
     from ..errors import InputError
