@@ -262,8 +262,11 @@ def send(
     stop = threading.Event()
 
     def first(signum: int) -> None:
-        err.print("stopping: no new batch is claimed; the batches in flight finish and are recorded "
-                  "(a second signal stops at once)", markup=False)
+        # Plainly written: the handler may run in the middle of a rich print, even of the module
+        # rich imports on its first print, which a second rich print here would find half made.
+        sys.stderr.write("stopping: no new batch is claimed; the batches in flight finish and are recorded "
+                         "(a second signal stops at once)\n")
+        sys.stderr.flush()
 
     with graceful(stop, on_first=first) as received, _progress() as progress:
         try:
