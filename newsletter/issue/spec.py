@@ -20,6 +20,7 @@ from ..content.excerpts import PARAGRAPHS
 from .model import LAYOUTS
 
 TEXT = "text"  # a non-empty value; numbers and dates are taken as written
+TIME = "time"  # ISO 8601 with an offset, or followed by a zone name (issue/times.py reads it)
 INTEGER = "integer"
 TEXTS = "texts"  # text, or a list of texts
 VALUES = "values"  # name → a value, or a list of values (attribute conditions)
@@ -110,7 +111,7 @@ ISSUE = Shape("issue", (
     Key("subject", "The email's subject line.", required=True),
     Key("preheader", "The preview text inboxes show after the subject.", empty_ok=True),
     Key("send_at", 'When to send: ISO 8601 with an offset (2026-11-26T08:00:00-05:00) or followed by a '
-                   'zone name ("2026-11-26 08:00 America/New_York"); plain: the publication\'s zone.'),
+                   'zone name ("2026-11-26 08:00 America/New_York"); plain: the publication\'s zone.', kind=TIME),
     Key("repeat", 'A recurring issue: a cron expression in the publication\'s zone, e.g. "0 8 * * MON".'),
     Key("audience", "Who receives the issue (default: every confirmed subscriber).", kind=MAPPING,
         shape=AUDIENCE),
@@ -127,7 +128,7 @@ _DATE = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
 _OFFSET = r"(Z|[+-]\d{2}(:?\d{2})?)?"
 
 
-def _send_at_pattern(zones: list[str] | None) -> str:
+def _time_pattern(zones: list[str] | None) -> str:
     """ISO 8601 with an optional offset, or a date and time followed by a zone name.
 
     Zone names are spelled out when known, so a misspelt zone is flagged like the loader flags it;
@@ -150,9 +151,8 @@ def _value(key: Key, choices: dict[str, list[str]], zones: list[str] | None) -> 
                 schema["pattern"] = key.pattern or r"\S"
             elif key.pattern:
                 schema["pattern"] = key.pattern
-        if key.name == "send_at":
-            schema["type"] = "string"
-            schema["pattern"] = _send_at_pattern(zones)
+    elif key.kind == TIME:
+        schema.update(type="string", pattern=_time_pattern(zones))
     elif key.kind == INTEGER:
         schema["type"] = "integer"
         if key.minimum is not None:
