@@ -9,7 +9,7 @@ import sys
 from .conftest import EXAMPLE_ISSUE
 
 #: Heavy modules that checking and building an issue have no use for.
-NOT_FOR_CHECK = ("pydantic", "premailer", "cssutils", "requests", "sqlalchemy", "alembic", "apscheduler", "feedparser", "sendgrid", "psycopg")
+NOT_FOR_CHECK = ("pydantic", "premailer", "requests", "sqlalchemy", "alembic", "apscheduler", "feedparser", "sendgrid", "psycopg")
 
 
 def test_check_loads_no_module_it_does_not_need(publication):
