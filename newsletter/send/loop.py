@@ -36,7 +36,6 @@ from ..providers import (
     InDoubt,
     Mailing,
     Recipient,
-    Result,
     SetupError,
     TransientError,
     make_provider,
@@ -155,32 +154,6 @@ def render_checked(issue: str | Issue, settings: Settings) -> RenderedIssue:
     if problems:
         raise ChecksFailed(problems + [Problem("send", None, "nothing was sent: fix the problems above")])
     return rendered
-
-
-def send_test(issue_name: str, settings: Settings, addresses: list[str],
-              provider_name: str | None = None) -> list[Result]:
-    """Send one copy to each address, rendered once; nothing is recorded in the ledger. Returns
-    the provider's result for each (``ok``, ``message_id``, ``error``)."""
-    from ..errors import InputError
-    from ..subscribers.address import BadAddress, normalize
-
-    normalized, problems = [], []
-    for address in addresses:
-        try:
-            normalized.append(normalize(address)[0])
-        except BadAddress as exc:
-            problems.append(Problem("--to", None, str(exc)))
-    if problems:
-        raise InputError(problems)
-    rendered = render_checked(issue_name, settings)
-    base = settings.base_url.rstrip("/")
-    recipients = [Recipient(email=address, name="", unsubscribe_url=f"{base}/unsubscribe/test",
-                            preferences_url=f"{base}/preferences/test") for address in dict.fromkeys(normalized)]
-    with make_provider(settings, provider_name) as provider:
-        try:
-            return provider.send(mailing_for(rendered, settings), recipients)
-        except (TransientError, AuthError, BatchRejected) as exc:
-            raise SendStopped(str(exc)) from None
 
 
 def send_issue(
