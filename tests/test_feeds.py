@@ -18,7 +18,7 @@ from newsletter.render import render_issue
 from newsletter.scheduler import Scheduler
 
 from .conftest import run_cli, write_issue
-from .feedserver import FEEDS, feed_server  # noqa: F401  (a fixture)
+from .feedserver import FEEDS
 from .scheduler.conftest import seed, settings_text
 
 class Clock:

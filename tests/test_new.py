@@ -16,7 +16,6 @@ from newsletter.issue import load_issue
 from newsletter.scheduler import Scheduler
 
 from .conftest import EXAMPLE_ISSUE, run_cli, write_issue
-from .feedserver import feed_server  # noqa: F401  (a fixture)
 from .scheduler.conftest import seed
 
 UTC = dt.timezone.utc
