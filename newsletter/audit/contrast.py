@@ -1,9 +1,9 @@
 """Text contrast of the rendered email in four schemes, computed without a browser.
 
-The email's light colours are inlined (premailer); its dark colours are ``!important`` rules in
+The email's light colours are inlined (css-inline); its dark colours are ``!important`` rules in
 ``@media (prefers-color-scheme: dark)`` and their Outlook.com twins behind ``[data-ogsc]`` /
-``[data-ogsb]``. A small cascade over the parsed HTML (lxml, cssselect, cssutils: premailer's own
-parts) gives each text its colour and the background it sits on:
+``[data-ogsb]``. A small cascade over the parsed HTML (lxml, cssselect, cssutils) gives each text
+its colour and the background it sits on:
 
 ==============  ===============================================================================
 ``light``       the inlined colours and the style sheet's plain rules
