@@ -31,10 +31,77 @@ ConfigOption = Annotated[
 IssueArg = Annotated[str, typer.Argument(help="Issue file, or its id in issues/.", show_default=False)]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"newsletter {version('newsletter')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    pass
+
+
 def _settings(config: Path | None):
     from .config import load_settings
 
     return load_settings(config)
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder of the new publication (created if needed).")] = Path("."),
+    name: Annotated[Optional[str], typer.Option(help="The publication's name (default: from the folder's).")] = None,
+    from_address: Annotated[Optional[str], typer.Option("--from", help='From address, e.g. "Name <letters@example.com>".')] = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="The public site (default: https://example.com).")] = None,
+    timezone: Annotated[Optional[str], typer.Option(help="Zone of send times (default: this machine's).")] = None,
+) -> None:
+    """Start a publication: settings, the theme, an example article and issue, a .gitignore.
+
+    On a terminal it asks for what the flags do not give."""
+    from .commands.init import Answers, defaults
+    from .commands.init import init as run
+    from .errors import display_path
+
+    if sys.stdin.isatty():  # each default follows from the answers before it
+        name = name or typer.prompt("Name of the publication", default=defaults(folder).name)
+        base_url = base_url or typer.prompt("Its web site (base_url)", default=defaults(folder, name).base_url)
+        from_address = from_address or typer.prompt("From address", default=defaults(folder, name, base_url).from_address)
+    base = defaults(folder, name, base_url)
+    written = run(folder, Answers(name=base.name, from_address=from_address or base.from_address,
+                                  base_url=base.base_url, timezone=timezone or base.timezone))
+    for path in written:
+        out.print(f"wrote {display_path(path)}", markup=False)
+    go = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+    out.print(f"next: {go}newsletter check issues/welcome.yaml && newsletter preview issues/welcome.yaml", markup=False)
+
+
+@app.command()
+def new(
+    latest: Annotated[int, typer.Option("--latest", min=1, help="How many of the newest articles not sent yet.")] = 5,
+    title: Annotated[Optional[str], typer.Option(help="Subject and file name (default: the lead article's title).")] = None,
+    edit: Annotated[Optional[bool], typer.Option("--edit/--no-edit", help="Open it in $VISUAL or $EDITOR "
+                                                 "(default: when on a terminal).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Draft the next issue from the newest articles not sent yet (feeds in sources fetched first)."""
+    from .commands.new import edit as open_in_editor
+    from .commands.new import new_issue
+    from .errors import display_path
+
+    settings = _settings(config)
+    draft = new_issue(settings, latest, title, warn=lambda line: err.print(line, markup=False))
+    shown = display_path(draft.path)
+    out.print(f"wrote {shown} with {len(draft.articles)} article{'s' if len(draft.articles) != 1 else ''}: "
+              f"{', '.join(a.slug for a in draft.articles)}", markup=False)
+    if edit if edit is not None else (sys.stdin.isatty() and sys.stdout.isatty()):
+        open_in_editor(draft, settings)
+    out.print(f"next: newsletter check {shown} && newsletter preview {shown}", markup=False)
 
 
 @app.command()
@@ -53,17 +120,33 @@ def build(
 
 
 @app.command()
-def check(issue: IssueArg, config: ConfigOption = None) -> None:
-    """Validate an issue and lint the rendered email; exit 1 listing each problem."""
+def check(
+    issues: Annotated[list[str], typer.Argument(help="Issue files, or ids in issues/.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Validate issues and lint the rendered emails; exit 1 listing each problem (2 on bad input)."""
     from .commands.check import check as run
 
-    problems = run(issue, _settings(config))
-    for problem in problems:
-        out.print(str(problem), markup=False)
-    if problems:
-        out.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}", markup=False)
-        raise typer.Exit(1)
-    out.print("ok: no problems found", markup=False)
+    settings = _settings(config)
+    code = 0
+    for issue in issues:
+        try:
+            problems = run(issue, settings)
+        except NewsletterError as exc:  # one bad issue does not keep the others from being checked
+            for line in exc.lines():
+                err.print(line, markup=False)
+            code = max(code, exc.exit_code)
+            continue
+        for problem in problems:
+            out.print(str(problem), markup=False)
+        name = f"{issue}: " if len(issues) > 1 else ""
+        if problems:
+            out.print(f"{name}{len(problems)} problem{'s' if len(problems) != 1 else ''}", markup=False)
+            code = max(code, 1)
+        else:
+            out.print(f"{name}ok: no problems found", markup=False)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -104,6 +187,33 @@ def serve(
         raise typer.Exit(code)
 
 
+@app.command()
+def schema(config: ConfigOption = None) -> None:
+    """Print the JSON Schema of issues (with this publication's articles and templates)."""
+    from .commands.schema import schema_text
+
+    typer.echo(schema_text(_settings(config)), nl=False)
+
+
+articles_app = typer.Typer(help="Articles from RSS and Atom feeds.", no_args_is_help=True)
+app.add_typer(articles_app, name="articles")
+
+
+@articles_app.command("fetch")
+def articles_fetch(
+    feed: Annotated[str, typer.Argument(help="Feed URL (RSS or Atom), or a feed file.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Import the feed's new entries as Markdown articles; entries fetched before are left alone."""
+    from .commands.articles import fetch
+    from .errors import display_path
+
+    report = fetch(feed, _settings(config))
+    for path in report.added:
+        out.print(f"new: {display_path(path)}", markup=False)
+    out.print(report.summary(), markup=False)
+
+
 subscribers_app = typer.Typer(help="The subscriber store: import, add, remove, list, export.", no_args_is_help=True)
 db_app = typer.Typer(help="The database behind the subscriber store.", no_args_is_help=True)
 app.add_typer(subscribers_app, name="subscribers")
@@ -115,7 +225,8 @@ ListOption = Annotated[Optional[list[str]], typer.Option("--list", "-l", help="L
 @app.command()
 def send(
     issue: IssueArg,
-    to: Annotated[Optional[str], typer.Option("--to", help="Send one test copy to this address (not recorded).")] = None,
+    to: Annotated[Optional[list[str]], typer.Option("--to", help="Send a test copy to this address instead, not "
+                                                    "recorded (repeatable).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and count; send nothing.")] = False,
     now: Annotated[bool, typer.Option("--now", help="Send even though the issue's send_at is still ahead.")] = False,
     provider: Annotated[Optional[str], typer.Option(help="outbox | smtp | sendgrid (default: from settings).")] = None,
@@ -135,8 +246,15 @@ def send(
 
     settings = _settings(config)
     if to:
-        message_id = send_test(issue, settings, to, provider)
-        out.print(f"test copy sent to {to} ({message_id or 'no message id'}); not recorded in the ledger", markup=False)
+        results = send_test(issue, settings, to, provider)
+        for result in results:
+            if result.ok:
+                out.print(f"test copy sent to {result.recipient.email} ({result.message_id or 'no message id'}); "
+                          "not recorded in the ledger", markup=False)
+            else:
+                err.print(f"{result.recipient.email}: not sent: {result.error}", markup=False)
+        if not all(result.ok for result in results):
+            raise typer.Exit(1)
         return
     options = SendOptions(provider=provider, retry_failed=retry_failed, retry_in_doubt=retry_in_doubt, dry_run=dry_run,
                           respect_send_at=not now, max_attempts=settings.max_attempts, pause_after=settings.pause_after,
@@ -144,8 +262,11 @@ def send(
     stop = threading.Event()
 
     def first(signum: int) -> None:
-        err.print("stopping: no new batch is claimed; the batches in flight finish and are recorded "
-                  "(a second signal stops at once)", markup=False)
+        # Plainly written: the handler may run in the middle of a rich print, even of the module
+        # rich imports on its first print, which a second rich print here would find half made.
+        sys.stderr.write("stopping: no new batch is claimed; the batches in flight finish and are recorded "
+                         "(a second signal stops at once)\n")
+        sys.stderr.flush()
 
     with graceful(stop, on_first=first) as received, _progress() as progress:
         try:
@@ -197,8 +318,8 @@ def _print_summary(summary, settings) -> None:
         out.print(f"{summary.in_doubt_found} deliveries were interrupted by an earlier crash and are in doubt: "
                   "see 'newsletter report'; resend them with --retry-in-doubt", markup=False)
     if summary.dry_run:
-        out.print(f"dry run of {summary.issue_id}: {summary.audience} subscribers in the audience; "
-                  f"ledger now: {_counts(summary.counts)}; nothing sent", markup=False)
+        out.print(f"dry run of {summary.issue_id}: would send {summary.would_send}; {summary.audience} subscribers "
+                  f"in the audience; ledger now: {_counts(summary.counts)}; nothing sent", markup=False)
         return
     if summary.requeued:
         out.print(f"{summary.requeued} deliveries put back in the queue on request", markup=False)
@@ -462,14 +583,61 @@ def subscribers_export(
     out.print(f"{file}: {count} subscriber{'s' if count != 1 else ''}", markup=False, soft_wrap=True)
 
 
-@app.command("lists")
-def lists_command(config: ConfigOption = None) -> None:
-    """Lists with their subscribers counted by status."""
+lists_app = typer.Typer(help="Lists with their subscribers counted by status; rename, delete, remove a member.")
+app.add_typer(lists_app, name="lists")
+
+
+@lists_app.callback(invoke_without_command=True)
+def lists_command(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Lists with their subscribers counted by status (and the commands below)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from .commands.lists import lists
 
     for name, counts in lists(_settings(config)).items():
         detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "empty"
         out.print(f"{name}: {sum(counts.values())} ({detail})", markup=False, soft_wrap=True)
+
+
+def _print_change(change) -> None:
+    out.print(change.done, markup=False)
+    for note in change.notes:
+        err.print(note, markup=False)
+
+
+ListArg = Annotated[str, typer.Argument(help="The list's name.", show_default=False)]
+
+
+@lists_app.command("rename")
+def lists_rename(old: ListArg, new: Annotated[str, typer.Argument(help="Its new name.", show_default=False)],
+                 config: ConfigOption = None) -> None:
+    """Rename a list; its members stay on it. Issues whose audience names it are pointed out."""
+    from .commands.lists import rename
+
+    _print_change(rename(old, new, _settings(config)))
+
+
+@lists_app.command("delete")
+def lists_delete(name: ListArg, config: ConfigOption = None) -> None:
+    """Delete a list; its subscribers stay in the store (and on their other lists)."""
+    from .commands.lists import delete
+
+    _print_change(delete(name, _settings(config)))
+
+
+@lists_app.command("remove")
+def lists_remove(
+    name: ListArg,
+    emails: Annotated[list[str], typer.Argument(help="Addresses to take off the list.", show_default=False)],
+    config: ConfigOption = None,
+) -> None:
+    """Take subscribers off a list; they stay subscribed, and on their other lists."""
+    from .commands.lists import remove
+
+    change = remove(name, emails, _settings(config))
+    _print_change(change)
+    if change.notes:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

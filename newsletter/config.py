@@ -96,6 +96,9 @@ class Settings:
     list_id: str = ""
     utm: UtmSettings = field(default_factory=UtmSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    #: RSS/Atom feeds (URLs, or files in the publication) whose new entries become articles before
+    #: each ``newsletter new`` and each occurrence of a recurring issue.
+    sources: list[str] = field(default_factory=list)
     #: The publication folder (where ``newsletter.toml`` is).
     root: Path = field(default_factory=Path.cwd)
     #: The settings file that was read, if any.
@@ -212,8 +215,11 @@ def _read_file(path: Path) -> tuple[Settings, dict[str, int]]:
                 setattr(settings, attr, value)
             elif isinstance(default, str) and isinstance(value, str):
                 setattr(settings, attr, value)
+            elif isinstance(default, list) and isinstance(value, list) and all(isinstance(v, str) for v in value):
+                setattr(settings, attr, list(value))
             else:
-                kind = "a number" if isinstance(default, float) else "a whole number ≥ 1" if isinstance(default, int) else "a string"
+                kind = ("a number" if isinstance(default, float) else "a whole number ≥ 1" if isinstance(default, int)
+                        else "a list of strings" if isinstance(default, list) else "a string")
                 problems.append(Problem(shown, lines.get(key), f"{key}: expected {kind}"))
         else:
             problems.append(Problem(shown, lines.get(key), f"{key}: unknown key"))

@@ -13,7 +13,7 @@ import pytest
 
 from newsletter.config import load_settings
 
-pytest_plugins = ["tests.storefixtures"]
+pytest_plugins = ["tests.storefixtures", "tests.feedserver"]
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_ISSUE = "2026-11-26-beanpole"

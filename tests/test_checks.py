@@ -123,7 +123,7 @@ def test_build_writes_the_four_files_and_a_manifest(publication):
 
 
 def test_remote_stylesheet_is_not_fetched_and_is_reported(rendered):
-    # premailer runs with allow_network=False: nothing is fetched while inlining ...
+    # the inliner loads no remote stylesheet: nothing is fetched while inlining ...
     html = rendered.html.replace("</head>", '<link rel="stylesheet" href="https://fonts.example/f.css"></head>')
     # ... and the check says the stylesheet would be ignored by most clients.
     assert "email HTML loads a remote stylesheet, which most email clients ignore: https://fonts.example/f.css" in problems(rendered, html=html)

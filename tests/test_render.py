@@ -1,4 +1,4 @@
-"""Rendering: the MJML and premailer traps, placeholders, the text part, UTM links."""
+"""Rendering: the MJML and CSS-inlining traps, placeholders, the text part, UTM links."""
 
 from __future__ import annotations
 
@@ -79,10 +79,10 @@ def test_attribute_values_stay_single_line_and_unescaped():
     assert single_line_attributes('<mj-text css-class="a\n b">x\ny</mj-text>') == '<mj-text css-class="a b">x\ny</mj-text>'
 
 
-# --- premailer --------------------------------------------------------------------------------
+# --- CSS inlining ----------------------------------------------------------------------------
 
 
-def test_premailer_keeps_important_in_media_queries_and_stays_offline():
+def test_inlining_keeps_important_in_media_queries_and_stays_offline():
     html = inline_css(compile_mjml(
         '<mjml><mj-head><mj-style>@media (max-width:480px) { .x { width: 100% !important; } }</mj-style></mj-head>'
         '<mj-body><mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section></mj-body></mjml>'
@@ -93,15 +93,15 @@ def test_premailer_keeps_important_in_media_queries_and_stays_offline():
 
 
 def test_placeholders_survive_inside_href(rendered):
-    # A {{ x }} placeholder would come out of premailer as {{%20x%20}}; ours pass unchanged.
+    # A {{ x }} placeholder came out of premailer as {{%20x%20}}; ours pass any inliner unchanged.
     assert f'href="{TOKENS["unsubscribe_url"]}"' in rendered.html
     assert f'href="{TOKENS["preferences_url"]}"' in rendered.html
     assert TOKENS["subscriber.email"] in rendered.html
 
 
-def test_premailer_percent_encodes_jinja_style_placeholders():
+def test_inlining_leaves_link_targets_as_written():
     out = inline_css('<html><body><a href="{{ unsubscribe_url }}">u</a></body></html>')
-    assert 'href="{{%20unsubscribe_url%20}}"' in out  # the trap our tokens avoid
+    assert 'href="{{ unsubscribe_url }}"' in out  # premailer wrote {{%20unsubscribe_url%20}}
 
 
 # --- the rendered issue -----------------------------------------------------------------------
@@ -173,7 +173,7 @@ def test_undefined_template_variable_names_the_template(publication, settings):
     assert err.value.lines()[0].startswith("templates/partials/excerpt-qa.mjml:4: template error:")
 
 
-def test_premailer_never_fetches_remote_stylesheets():
+def test_inlining_never_fetches_remote_stylesheets():
     import socket
     import threading
 
@@ -197,4 +197,5 @@ def test_premailer_never_fetches_remote_stylesheets():
     thread.join()
     listener.close()
     assert connections == []
-    assert '<p style="color:red">' in out
+    assert '<p style="color: red;">' in out
+    assert f'href="http://127.0.0.1:{port}/x.css"' in out  # kept, for check to report

@@ -1,9 +1,9 @@
 """Text contrast of the rendered email in four schemes, computed without a browser.
 
-The email's light colours are inlined (premailer); its dark colours are ``!important`` rules in
+The email's light colours are inlined (css-inline); its dark colours are ``!important`` rules in
 ``@media (prefers-color-scheme: dark)`` and their Outlook.com twins behind ``[data-ogsc]`` /
-``[data-ogsb]``. A small cascade over the parsed HTML (lxml, cssselect, cssutils: premailer's own
-parts) gives each text its colour and the background it sits on:
+``[data-ogsb]``. A small cascade over the parsed HTML (lxml, cssselect, cssutils) gives each text
+its colour and the background it sits on:
 
 ==============  ===============================================================================
 ``light``       the inlined colours and the style sheet's plain rules
@@ -26,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import cssutils
+import cssutils.util
 import lxml.html
 from lxml.cssselect import CSSSelector
 
@@ -44,6 +45,15 @@ _UA_HEADING_EM = {"h1": 2.0, "h2": 1.5, "h3": 1.17, "h4": 1.0, "h5": 0.83, "h6":
 _BOLD_TAGS = {"b", "strong", "th", "h1", "h2", "h3", "h4", "h5", "h6"}
 _SKIP = {"head", "style", "script", "title"}
 cssutils.log.setLevel(logging.CRITICAL)
+
+
+def _never_fetch(url: str) -> None:
+    """cssutils fetches every ``@import`` of a style sheet it parses (over the network, or a local
+    file), whatever it is told. Nothing is fetched: rendering stays offline; ``check`` reports the rule."""
+    return None
+
+
+cssutils.util._defaultFetcher = _never_fetch  # cssutils offers no other switch
 
 
 @dataclass(frozen=True)

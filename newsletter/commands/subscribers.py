@@ -21,6 +21,7 @@ from ..store import (
 from ..subscribers import BadAddress, ImportReport, addresses_in, export_csv, import_csv, normalize
 from ..subscribers.csvfile import MAX_FIELD
 from ..subscribers.export import ExistingFile
+from .lists import require_list
 
 
 def import_file(
@@ -80,6 +81,8 @@ def list_subscribers(settings: Settings, *, list_name: str | None, status: str |
     if status and status not in SUBSCRIBER_STATUSES:
         raise InputError([Problem("--status", None, f"{status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}")])
     with open_store(settings) as store:
+        if list_name is not None:
+            require_list(store, list_name, "--list")
         return list(store.subscribers(list_name=list_name, status=status))
 
 
@@ -88,6 +91,8 @@ def export(out: Path, settings: Settings, *, list_name: str | None, force: bool 
     and over another existing file only with ``force``."""
     _refuse_store_files(out, settings)
     with open_store(settings) as store:
+        if list_name is not None:
+            require_list(store, list_name, "--list")
         try:
             return export_csv(store, out, list_name=list_name, force=force)
         except ExistingFile:

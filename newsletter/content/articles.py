@@ -12,8 +12,10 @@ from ..errors import InputError, display_path
 from ..yamlnodes import YamlReader
 from .markdown import Block, parse_blocks
 
-FRONT_MATTER_KEYS = ("title", "author", "author_bio", "date", "url", "summary", "image", "tags")
+FRONT_MATTER_KEYS = ("title", "author", "author_bio", "date", "url", "summary", "image", "tags", "source")
 IMAGE_KEYS = ("src", "alt", "caption")
+#: Where an article fetched from a feed came from: the feed, and the entry's id (fetched once).
+SOURCE_KEYS = ("feed", "id")
 _FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 
@@ -91,6 +93,10 @@ def load_article(path: Path, base_url: str) -> Article:
                         alt=_one_line(values["alt"]),
                         caption=_one_line(values.get("caption") or ""),
                     )
+        if "source" in keys:
+            source = reader.mapping(keys["source"], "source", SOURCE_KEYS, required=("id",)) or {}
+            for skey, node in source.items():
+                reader.string(node, f"source.{skey}")
     for key, where in (("url", "url"), ("image", "image.src")):
         value = fields_.get(key)
         target = value.src if isinstance(value, Image) else value
@@ -108,6 +114,25 @@ def load_article(path: Path, base_url: str) -> Article:
         blocks=parse_blocks(body, base_url, first_line=body_first_line),
         **fields_,
     )
+
+
+def read_front_matter(path: Path) -> dict:
+    """An article's front matter as plain values, or ``{}`` when it has none that parses (for
+    tools that only look: :func:`load_article` reports what is wrong)."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    closing = _FENCE.search(text, 3) if _FENCE.match(text, 0) else None
+    if not closing:
+        return {}
+    try:
+        data = yaml.safe_load(text[text.index("\n") + 1 : closing.start()])
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class ArticleLibrary:

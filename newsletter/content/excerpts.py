@@ -26,6 +26,8 @@ from .articles import Article
 from .markdown import Block, cut_block, cut_block_at_word, mark_continued, parse_blocks
 
 KINDS = ("paragraphs", "quote", "qa", "words", "text")
+#: A ``paragraphs`` selector: one number, or a range.
+PARAGRAPHS = r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?"  # ASCII digits: int() reads others too
 
 
 class ExcerptError(ValueError):
@@ -73,7 +75,7 @@ def _paragraphs(article: Article) -> list[Block]:
 
 
 def by_paragraphs(article: Article, spec: str) -> Excerpt:
-    match = re.fullmatch(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?", spec)
+    match = re.fullmatch(PARAGRAPHS, spec)
     if not match:
         raise ExcerptError(f'expected a paragraph number or range like "1-3", got "{spec}"')
     paragraphs = _paragraphs(article)

@@ -10,20 +10,13 @@ from yaml.nodes import MappingNode, SequenceNode
 
 from ..config import Settings
 from ..content import ArticleLibrary, ExcerptError, select
-from ..content.excerpts import KINDS as EXCERPT_KINDS
 from ..errors import InputError, Problem
 from ..yamlnodes import YamlReader
-from .model import LAYOUTS, Audience, Issue, Item, Occurrence, Section
+from .model import Audience, Issue, Item, Occurrence, Section
+from .spec import AUDIENCE, EXCERPT, EXCERPT_KINDS, ISSUE, ITEM, LATEST_EXCERPTS, SECTION, SELF_LAID_OUT
 from .times import cron_problem, parse_send_at
 
-ISSUE_KEYS = ("id", "subject", "preheader", "send_at", "repeat", "audience", "template", "intro", "sections")
-SECTION_KEYS = ("heading", "items")
-ITEM_KEYS = ("article", "latest", "excerpt", "layout", "title")
-#: Excerpts that make sense for whichever article ``{latest: N}`` picks.
-LATEST_EXCERPTS = ("paragraphs", "words", "text")
-EXCERPT_KEYS = (*EXCERPT_KINDS, "by")
-AUDIENCE_KEYS = ("lists", "where")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ID = re.compile(ISSUE["id"].pattern or "")
 DEFAULT_SUMMARY_WORDS = 60
 
 
@@ -59,7 +52,7 @@ def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | N
     root = reader.root()
     if root is None:
         raise InputError(reader.problems)
-    keys = reader.mapping(root, "", ISSUE_KEYS, required=("subject", "sections"))
+    keys = reader.mapping(root, "", ISSUE.names, required=ISSUE.required)
     if keys is None:
         raise InputError(reader.problems)
     article_problems: list[Problem] = []
@@ -106,7 +99,7 @@ def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | N
 
     audience = Audience()
     if "audience" in keys:
-        akeys = reader.mapping(keys["audience"], "audience", AUDIENCE_KEYS) or {}
+        akeys = reader.mapping(keys["audience"], "audience", AUDIENCE.names) or {}
         if "lists" in akeys:
             audience.lists = reader.strings(akeys["lists"], "audience.lists") or []
             if isinstance(akeys["lists"], SequenceNode) and not akeys["lists"].value:
@@ -132,7 +125,7 @@ def load_issue(path: str | Path, settings: Settings, library: ArticleLibrary | N
         reader.error(keys["sections"], "sections", "an issue needs at least one section")
     for s_index, s_node in enumerate(section_nodes or []):
         where = f"sections[{s_index}]"
-        skeys = reader.mapping(s_node, where, SECTION_KEYS, required=("items",))
+        skeys = reader.mapping(s_node, where, SECTION.names, required=SECTION.required)
         if skeys is None:
             continue
         heading = " ".join((reader.string(skeys["heading"], f"{where}.heading") or "").split()) if "heading" in skeys else ""
@@ -201,7 +194,7 @@ class _LatestPicker:
 def _load_items(reader: YamlReader, node, where: str, library: ArticleLibrary, settings: Settings, section: int,
                 first: int, picker: _LatestPicker, article_problems: list[Problem]) -> list[Item]:
     """One item, or the articles a ``{latest: N}`` item stands for."""
-    keys = reader.mapping(node, where, ITEM_KEYS)
+    keys = reader.mapping(node, where, ITEM.names)
     if keys is None:
         return []
     if "latest" not in keys:
@@ -215,7 +208,7 @@ def _load_items(reader: YamlReader, node, where: str, library: ArticleLibrary, s
         clash = "article" if "article" in keys else "title"
         reader.error(keys[clash], f"{where}.{clash}", "an item names an article or takes the latest, not both")
         return []
-    n = reader.integer(keys["latest"], f"{where}.latest", minimum=1)
+    n = reader.integer(keys["latest"], f"{where}.latest", minimum=ITEM["latest"].minimum)
     if n is None:
         return []
     excerpt = keys.get("excerpt")
@@ -256,8 +249,9 @@ def _load_item(reader: YamlReader, keys: dict, node, where: str, library: Articl
     layout = None
     if "layout" in keys:
         layout = reader.string(keys["layout"], f"{where}.layout")
-        if layout is not None and layout not in LAYOUTS:
-            reader.error(keys["layout"], f"{where}.layout", f'"{layout}" is not one of: {", ".join(LAYOUTS)}')
+        layouts = ITEM["layout"].choices
+        if layout is not None and layout not in layouts:
+            reader.error(keys["layout"], f"{where}.layout", f'"{layout}" is not one of: {", ".join(layouts)}')
             return None
     title = article.title
     if "title" in keys:
@@ -278,7 +272,7 @@ def _load_item(reader: YamlReader, keys: dict, node, where: str, library: Articl
         reader.error(excerpt_node, f"{where}.excerpt", str(exc))
         return None
 
-    if excerpt.kind in ("quote", "qa"):
+    if excerpt.kind in SELF_LAID_OUT:
         if layout is not None:
             reader.error(keys["layout"], f"{where}.layout", f"a {excerpt.kind} excerpt has its own layout")
             return None
@@ -290,7 +284,7 @@ def _load_item(reader: YamlReader, keys: dict, node, where: str, library: Articl
 
 
 def _load_excerpt(reader: YamlReader, node, where: str, article, settings: Settings):
-    ekeys = reader.mapping(node, where, EXCERPT_KEYS)
+    ekeys = reader.mapping(node, where, EXCERPT.names)
     if ekeys is None:
         return None
     kinds = [k for k in ekeys if k in EXCERPT_KINDS]
@@ -301,7 +295,7 @@ def _load_excerpt(reader: YamlReader, node, where: str, article, settings: Setti
     kind = kinds[0]
     value_node = ekeys[kind]
     if kind == "words":
-        value = reader.integer(value_node, f"{where}.words", minimum=1)
+        value = reader.integer(value_node, f"{where}.words", minimum=EXCERPT["words"].minimum)
     else:
         value = reader.string(value_node, f"{where}.{kind}")
     if value is None:

@@ -30,7 +30,9 @@ def parse_send_at(text: str, default_zone: str) -> dt.datetime:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f'"{original}" is not an ISO 8601 date and time like 2026-11-26T08:00:00-05:00') from None
+        raise ValueError(f'"{original}" is not an ISO 8601 date and time: write it with an offset, '
+                         'like 2026-11-26T08:00:00-05:00, or with a zone name, like "2026-11-26 08:00 America/New_York"'
+                         ) from None
     if zone_name:
         if when.tzinfo is not None:
             raise ValueError("give an offset or a zone name, not both")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import NewsletterError
+from ..feeds import refresh_sources
 from ..issue import Occurrence, find_issue, load_issue
 from ..send import SendBusy, SendInterrupted, SendOptions, SendStopped, render_checked, send_rendered
 from ..store.schedule import Schedule, ScheduledRow
@@ -49,6 +50,9 @@ def run_claimed(row: ScheduledRow, settings: Settings, schedule: Schedule, stop:
         path = find_issue(row.issue, settings)
         occurrence = None
         if row.repeat:
+            if row.articles is None:  # a new occurrence: the feeds' newest entries are candidates too
+                for report in refresh_sources(settings, log.warning):
+                    log.info("fetched: %s", report.summary())
             pinned = tuple(row.articles) if row.articles is not None else None
             occurrence = Occurrence(id=row.issue_id, exclude=frozenset(schedule.carried(row.issue, but=row.id)),
                                     pinned=pinned)

@@ -1,5 +1,6 @@
 """Send: plan the ledger, claim batches, hand them to a provider, record every result."""
 
+from .copies import send_test
 from .loop import (
     NotDue,
     SendBusy,
@@ -10,7 +11,6 @@ from .loop import (
     render_checked,
     send_issue,
     send_rendered,
-    send_test,
 )
 
 __all__ = [

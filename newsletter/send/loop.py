@@ -131,6 +131,8 @@ class SendSummary:
     elapsed: float = 0.0
     dry_run: bool = False
     audience: int = 0
+    #: Dry run: how many this send would hand to the provider.
+    would_send: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     stopped: str = ""
 
@@ -154,29 +156,6 @@ def render_checked(issue: str | Issue, settings: Settings) -> RenderedIssue:
     if problems:
         raise ChecksFailed(problems + [Problem("send", None, "nothing was sent: fix the problems above")])
     return rendered
-
-
-def send_test(issue_name: str, settings: Settings, address: str, provider_name: str | None = None) -> str:
-    """Send one copy to ``address``; nothing is recorded in the ledger. Returns the message id."""
-    from ..errors import InputError
-    from ..subscribers.address import BadAddress, normalize
-
-    try:
-        address = normalize(address)[0]
-    except BadAddress as exc:
-        raise InputError([Problem("--to", None, str(exc))]) from None
-    rendered = render_checked(issue_name, settings)
-    base = settings.base_url.rstrip("/")
-    recipient = Recipient(email=address, name="", unsubscribe_url=f"{base}/unsubscribe/test",
-                          preferences_url=f"{base}/preferences/test")
-    with make_provider(settings, provider_name) as provider:
-        try:
-            result = provider.send(mailing_for(rendered, settings), [recipient])[0]
-        except (TransientError, AuthError, BatchRejected) as exc:
-            raise SendStopped(str(exc)) from None
-    if not result.ok:
-        raise SendStopped(f"{address}: {result.error}")
-    return result.message_id
 
 
 def send_issue(
@@ -245,6 +224,9 @@ def send_rendered(
     try:
         if options.dry_run:  # changes nothing, not even rows an interrupted run left behind
             summary.audience = ledger.count_audience(issue.audience)
+            again = ["queued", *(["failed"] if options.retry_failed else []),
+                     *(["in_doubt", "sending"] if options.retry_in_doubt else [])]
+            summary.would_send = ledger.count_to_send(issue.audience, again)
             summary.counts = ledger.counts()
             return summary
         summary.in_doubt_found = ledger.recover_interrupted()

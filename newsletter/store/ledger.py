@@ -106,6 +106,16 @@ class Ledger:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(S).where(_audience_filter(audience))).scalar() or 0
 
+    def count_to_send(self, audience: Audience, again: Sequence[str] = ("queued",)) -> int:
+        """How many a send would hand over now (for a dry run): subscribers the audience selects
+        who are not in the ledger yet, and rows in ``again`` whose subscriber is still confirmed."""
+        fresh = select(func.count()).select_from(S).where(
+            _audience_filter(audience), ~exists().where(D.c.issue_id == self.issue_id, D.c.subscriber_id == S.c.id))
+        waiting = select(func.count()).select_from(D.join(S, S.c.id == D.c.subscriber_id)).where(
+            D.c.issue_id == self.issue_id, D.c.status.in_(list(again)), S.c.status == "confirmed")
+        with self.engine.connect() as conn:
+            return (conn.execute(fresh).scalar() or 0) + (conn.execute(waiting).scalar() or 0)
+
     # --- recovery and retries -------------------------------------------------------------
 
     def _move(self, from_status: str, to_status: str, note: str | None = None, touch: bool = True,

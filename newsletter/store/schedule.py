@@ -107,9 +107,11 @@ class Schedule:
         now = now.astimezone(UTC)
         return self._select(or_(T.c.state == "interrupted", and_(T.c.state == "running", T.c.lease_until < now)))
 
-    def carried(self, issue: str, but: int | None = None) -> set[str]:
-        """Articles that earlier occurrences of a recurring issue carried."""
-        conditions = [T.c.issue == issue, T.c.state.in_(CARRIED), T.c.articles.is_not(None)]
+    def carried(self, issue: str | None, but: int | None = None) -> set[str]:
+        """Articles that earlier occurrences of a recurring issue (or of any, for None) carried."""
+        conditions = [T.c.state.in_(CARRIED), T.c.articles.is_not(None)]
+        if issue is not None:
+            conditions.append(T.c.issue == issue)
         if but is not None:
             conditions.append(T.c.id != but)
         with self.engine.connect() as conn:

@@ -16,9 +16,12 @@ from sqlalchemy.orm import Session
 
 from .consent import ConsentQueries
 from .events import EventLog
+from .lists import ListQueries
 from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, fold_list_name, utcnow
 from .suppression import AddressHash, add_suppressions, lift_suppressions, suppressed_among
 
+#: Ledger statuses of deliveries that never reached a provider.
+NOT_HANDED_OVER = ("queued", "failed", "skipped")
 # Keys per IN (...) query: far below every database's limit on bound parameters.
 _CHUNK = 500
 
@@ -101,7 +104,7 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
         yield items[start:start + size]
 
 
-class Store(ConsentQueries):
+class Store(ConsentQueries, ListQueries):
     """Queries over one database. Each public method is one transaction.
 
     ``address_hash`` keys the hashes that the suppression list and the ledger keep of addresses.
@@ -315,26 +318,6 @@ class Store(ConsentQueries):
 
     # --- lists ------------------------------------------------------------------------------
 
-    def list_names(self) -> list[str]:
-        with Session(self.engine) as session:
-            return list(session.scalars(select(MailingList.name).order_by(MailingList.name)))
-
-    def list_counts(self) -> dict[str, dict[str, int]]:
-        """Every list → subscriber count by status (lists with nobody on them included)."""
-        with Session(self.engine) as session:
-            counts: dict[str, dict[str, int]] = {name: {} for name in session.scalars(
-                select(MailingList.name).order_by(MailingList.name)
-            )}
-            query = (
-                select(MailingList.name, Subscriber.status, func.count())
-                .join(Membership, Membership.list_id == MailingList.id)
-                .join(Subscriber, Subscriber.id == Membership.subscriber_id)
-                .group_by(MailingList.name, Subscriber.status)
-            )
-            for name, status, n in session.execute(query):
-                counts[name][status] = n
-            return counts
-
     def _ensure_lists(self, session: Session, names: set[str]) -> dict[str, int]:
         """Folded list name → id, for every one of ``names``; lists not there yet are made."""
         names = {fold_list_name(name) for name in names}
@@ -366,6 +349,12 @@ class Store(ConsentQueries):
             session.add(delivery)
             session.flush()
             return delivery.id
+
+    def sent_issue_ids(self) -> set[str]:
+        """Issues of which some delivery was handed to a provider (sent, in doubt, or a later event)."""
+        with Session(self.engine) as session:
+            query = select(Delivery.issue_id).where(Delivery.status.not_in(NOT_HANDED_OVER)).distinct()
+            return set(session.scalars(query))
 
     def deliveries(self, issue_id: str) -> list[dict[str, Any]]:
         """The ledger rows of an issue, as plain dicts."""
