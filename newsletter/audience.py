@@ -5,16 +5,22 @@ people than meant) without a word, so ``check`` reports it and ``send`` refuses 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import Problem, display_path
 from .issue import Issue
-from .store import Store, fold_list_name
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when there is one to compare with
+    from .store import Store
 
 #: List names shown in a message, at most.
 SHOWN = 20
 
 
-def audience_problems(issue: Issue, store: Store) -> list[Problem]:
+def audience_problems(issue: Issue, store: "Store") -> list[Problem]:
     """Every audience mistake of ``issue`` that the store shows."""
+    from .store import fold_list_name
+
     audience = issue.audience
     where = display_path(issue.path)
     problems = []

@@ -16,6 +16,8 @@ from pathlib import Path
 from .errors import InputError, Problem, display_path
 
 CONFIG_NAME = "newsletter.toml"
+#: The SQLite store in the publication folder when no ``database_url`` is set.
+DEFAULT_STORE = "newsletter.db"
 PROVIDERS = ("outbox", "smtp", "sendgrid")
 
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 from ..audience import audience_problems
 from ..checks import check_rendered
-from ..config import Settings
+from ..config import DEFAULT_STORE, Settings
 from ..errors import Problem
 from ..issue import Issue
 from ..render import render_named
-from ..store import database_url, open_store
 
 
 def check(issue_name: str, settings: Settings) -> list[Problem]:
@@ -23,8 +22,12 @@ def check(issue_name: str, settings: Settings) -> list[Problem]:
 def _audience(issue: Issue, settings: Settings) -> list[Problem]:
     if not issue.audience.lists and not issue.audience.where:
         return []
+    if not settings.database_url.strip() and not (settings.root / DEFAULT_STORE).exists():
+        return []  # no store yet (a fresh checkout, CI): nothing to compare with (and no SQLAlchemy to load)
+    from ..store import database_url, open_store
+
     url = database_url(settings)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        return []  # no store yet (a fresh checkout, CI): nothing to compare with, and none is created
+        return []  # none is created by a check
     with open_store(settings) as store:
         return audience_problems(issue, store)

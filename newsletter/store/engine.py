@@ -18,10 +18,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from ..config import Settings
+from ..config import DEFAULT_STORE, Settings
 from ..errors import InputError, Problem
 
-DEFAULT_FILE = "newsletter.db"
+DEFAULT_FILE = DEFAULT_STORE
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x6E6C6462  # "nldb": the advisory lock key for schema upgrades
 
