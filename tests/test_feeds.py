@@ -136,7 +136,7 @@ def test_sources_setting_must_be_a_list_of_strings(publication):
     settings_text(publication, sources="https://example.com/feed.xml")
     result = run_cli("check", "2026-11-26-beanpole", cwd=publication)
     assert result.returncode == 2
-    assert result.stderr.strip() == "newsletter.toml: sources: expected a list of strings"
+    assert result.stderr.strip() == "newsletter.toml:1: sources: expected a list of strings"
 
 
 def test_a_recurring_issue_fetches_its_sources_before_each_occurrence(store_settings, publication, feed_server):

@@ -16,7 +16,10 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 def graceful(stop: threading.Event, on_first: Callable[[int], None] | None = None) -> Iterator[dict]:
     """Set ``stop`` on the first signal; the yielded dict gets ``"signal"`` (its number) then.
 
-    The exit code for a graceful stop after signal N is 128 + N (130 Ctrl-C, 143 SIGTERM).
+    The handlers stay for the rest of the process, which is about to end: a signal that comes
+    after the work is recorded, while the outcome is printed, changes nothing (restoring Python's
+    own handler there would turn it into a KeyboardInterrupt and a death by signal). The exit code
+    for a graceful stop after signal N is 128 + N (130 Ctrl-C, 143 SIGTERM).
     """
     received: dict = {}
 
@@ -31,12 +34,9 @@ def graceful(stop: threading.Event, on_first: Callable[[int], None] | None = Non
         if on_first:
             on_first(signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    for sig in SIGNALS:
+        signal.signal(sig, handler)
+    yield received
 
 
 def exit_code(signum: int) -> int:
