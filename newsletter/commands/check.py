@@ -29,5 +29,5 @@ def _audience(issue: Issue, settings: Settings) -> list[Problem]:
     url = database_url(settings)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         return []  # none is created by a check
-    with open_store(settings) as store:
+    with open_store(settings, migrate=False) as store:  # a check changes nothing, not even the schema
         return audience_problems(issue, store)
