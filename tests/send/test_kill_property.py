@@ -68,7 +68,9 @@ def test_random_interruptions_never_send_twice_and_bound_the_doubt(store_setting
             elif sig == signal.SIGKILL:
                 assert after.get("sending", 0) <= IN_FLIGHT[provider], f"{where}: more in doubt than was in flight"
             else:
-                assert process.returncode in (0, 1, 128 + sig), f"{where}: {stderr}"
+                # 128 + N after a graceful stop; -N when the signal came as the finished process was
+                # tearing down (Python gives the default handlers back then): a shell shows 128 + N too.
+                assert process.returncode in (0, 1, 128 + sig, -sig), f"{where}: {stderr}"
                 assert after.get("sending", 0) == 0, f"{where}: a graceful stop left rows sending"
                 recovered = before.get("in_doubt", 0) + before.get("sending", 0)
                 assert after.get("in_doubt", 0) == recovered, f"{where}: a graceful stop put rows in doubt"
