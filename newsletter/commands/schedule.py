@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-import threading
 from dataclasses import asdict
 
 from ..config import Settings
 from ..errors import InputError, Problem
-from ..issue import find_issue, load_issue
+from ..issue import find_issue
 from ..issue.times import next_occurrence, occurrence_id, parse_send_at, shown, zone_label
 from ..scheduler import Scheduler, issue_name
 from ..send import render_checked

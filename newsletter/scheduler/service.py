@@ -29,7 +29,7 @@ from ..issue import find_issue, load_issue
 from ..store.engine import connect
 from ..store.models import utcnow
 from ..store.schedule import Schedule, ScheduledRow
-from .runner import run_claimed
+from .runner import Outcome, run_claimed
 from ..issue.times import UTC, next_occurrence, occurrence_id, shown
 
 #: Seconds between two readings of the table: a change from elsewhere is seen within this.
@@ -159,8 +159,6 @@ class Scheduler:
             outcome = run_claimed(row, self.settings, self.schedule, self.stop, self.log)
         except Exception as exc:  # a bug: the ledger is safe; say so and leave the row to be looked at
             self.log.exception("failed: %s: unexpected %s", row.issue_id, type(exc).__name__)
-            from .runner import Outcome
-
             outcome = Outcome("failed", f"unexpected {type(exc).__name__}: {exc}")
         finally:
             done.set()

@@ -4,7 +4,6 @@ configured), sending through the SendGrid stand-in over HTTP, stopped and killed
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 from collections import Counter
 

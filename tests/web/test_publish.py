@@ -3,7 +3,6 @@ and read in real headless Chromium (Debian's, never a download)."""
 
 from __future__ import annotations
 
-import functools
 import threading
 import xml.etree.ElementTree as ET
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
