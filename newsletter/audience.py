@@ -19,7 +19,7 @@ SHOWN = 20
 
 def audience_problems(issue: Issue, store: "Store") -> list[Problem]:
     """Every audience mistake of ``issue`` that the store shows."""
-    from .store import fold_list_name
+    from .store.names import fold_list_name
 
     audience = issue.audience
     where = display_path(issue.path)

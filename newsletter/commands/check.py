@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from ..audience import audience_problems
 from ..checks import check_rendered
-from ..config import DEFAULT_STORE, Settings
+from ..config import Settings
 from ..errors import Problem
 from ..issue import Issue
 from ..render import render_named
+from ..store.peek import SqlitePeek, sqlite_path
 
 
 def check(issue_name: str, settings: Settings) -> list[Problem]:
@@ -22,8 +24,15 @@ def check(issue_name: str, settings: Settings) -> list[Problem]:
 def _audience(issue: Issue, settings: Settings) -> list[Problem]:
     if not issue.audience.lists and not issue.audience.where:
         return []
-    if not settings.database_url.strip() and not (settings.root / DEFAULT_STORE).exists():
-        return []  # no store yet (a fresh checkout, CI): nothing to compare with (and no SQLAlchemy to load)
+    path = sqlite_path(settings)
+    if path is not None:
+        if not path.exists():
+            return []  # no store yet (a fresh checkout, CI): nothing to compare with, and none is created
+        try:
+            with SqlitePeek(path) as peek:  # the standard library's sqlite3: no SQLAlchemy to load
+                return audience_problems(issue, peek)
+        except sqlite3.Error:
+            pass  # a store this cannot read (an old schema, say): the store itself says what is wrong
     from ..store import database_url, open_store
 
     url = database_url(settings)

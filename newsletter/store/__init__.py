@@ -2,21 +2,52 @@
 
 SQLite by default (``newsletter.db`` in the publication folder), PostgreSQL through a
 ``postgresql+psycopg://`` URL. :func:`open_store` connects and migrates on first use; only
-:class:`Store` holds queries.
+:class:`Store` holds queries (and :mod:`.peek`, a read-only look at a SQLite store for ``check``).
+
+The names below load on first use (PEP 562), so that a module of this package that needs no
+SQLAlchemy (``names``, ``peek``) costs none: ``check`` runs on every save.
 """
 
 from __future__ import annotations
 
-from ..config import Settings
-from .engine import connect, database_url, shown, upgrade
-from .consent import Signup
-from .models import MAX_LIST_NAME, SUBSCRIBER_STATUSES, SUPPRESSED, fold_list_name
-from .store import NewSubscriber, Store, SubscriberRow, UpsertCounts
-from .suppression import AddressHash
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from .names import MAX_LIST_NAME, fold_list_name
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from .consent import Signup
+    from .engine import connect, database_url, shown, upgrade
+    from .models import SUBSCRIBER_STATUSES, SUPPRESSED
+    from .store import NewSubscriber, Store, SubscriberRow, UpsertCounts
+    from .suppression import AddressHash
+
+#: Where each lazily loaded name lives.
+_HOMES = {
+    "connect": "engine", "database_url": "engine", "shown": "engine", "upgrade": "engine",
+    "Signup": "consent",
+    "SUBSCRIBER_STATUSES": "models", "SUPPRESSED": "models",
+    "NewSubscriber": "store", "Store": "store", "SubscriberRow": "store", "UpsertCounts": "store",
+    "AddressHash": "suppression",
+}
 
 
-def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def open_store(settings: "Settings", *, migrate: bool = True) -> "Store":
     """The publication's store, its schema brought up to date."""
+    from .engine import connect
+    from .store import Store
+    from .suppression import AddressHash
+
     return Store(connect(settings, migrate=migrate), AddressHash.for_settings(settings))
 
 

@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from .names import MAX_LIST_NAME, fold_list_name  # noqa: F401  (part of the models' vocabulary)
+
 SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bounced", "complained")
 #: A subscriber in one of these states is never mailed and never resubscribed by an import.
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
@@ -86,14 +88,6 @@ class Subscriber(Base):
     unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-#: The longest list name the store keeps (``lists.name``).
-MAX_LIST_NAME = 200
-
-
-def fold_list_name(name: str) -> str:
-    """A list's name as the store keeps it: trimmed and lowercase, since lists compare
-    case-insensitively (``Weekly`` in one file and ``weekly`` in another are one list)."""
-    return name.strip().lower()
 
 
 class MailingList(Base):
