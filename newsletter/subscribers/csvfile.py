@@ -19,6 +19,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import InputError, Problem, display_path
@@ -143,8 +144,9 @@ def _unprotect(cell: str) -> str:
     return cell
 
 
-def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
-    """Every data row of the file, in order: a subscriber to upsert, a bad row or a duplicate."""
+def read_batches(path: Path, size: int = 10_000) -> Iterator[list[NewSubscriber | BadRow | Duplicate]]:
+    """The data rows of the file, in order, ``size`` at a time: each a subscriber to upsert, a bad
+    row or a duplicate. Duplicates are found a batch at a time (see :class:`SeenKeys`)."""
     shown = display_path(path)
     if not path.is_file():
         raise InputError.at(path, None, "file not found")
@@ -162,6 +164,7 @@ def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
     names = _header(shown, header)
 
     seen = SeenKeys()
+    batch: list[NewSubscriber | BadRow] = []
     try:
         line = reader.line_num + 1
         while True:
@@ -176,14 +179,31 @@ def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
             line = reader.line_num + 1
             while too_long and too_long[0] < line:  # a line of this row was skipped unread
                 row, problem = None, f"line {too_long.pop(0)} is longer than {MAX_LINE_BYTES // 1024 // 1024} MB"
-            if row is None:
-                yield BadRow(Problem(shown, start, problem))
-                continue
-            item = _check(shown, start, names, row, seen)
-            if item is not None:
-                yield item
+            batch.append(BadRow(Problem(shown, start, problem)) if row is None else _check(shown, start, names, row))
+            if len(batch) >= size:
+                yield _without_duplicates(shown, batch, seen)
+                batch = []
+        if batch:
+            yield _without_duplicates(shown, batch, seen)
     finally:
         seen.close()
+
+
+def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
+    """Every data row of the file, in order: a subscriber to upsert, a bad row or a duplicate."""
+    for batch in read_batches(path):
+        yield from batch
+
+
+def _without_duplicates(shown: str, batch: list, seen: SeenKeys) -> list[NewSubscriber | BadRow | Duplicate]:
+    """The batch with each address seen before in the file (the first row wins) made a Duplicate."""
+    rows = [item for item in batch if type(item) is NewSubscriber]
+    firsts = seen.first_lines([(row.key, row.line) for row in rows])
+    if not any(firsts):
+        return batch
+    dropped = {id(row): Duplicate(Problem(shown, row.line, f"{row.email} already on line {first}; skipped"))
+               for row, first in zip(rows, firsts) if first is not None}
+    return [dropped.get(id(item), item) for item in batch]
 
 
 def csv_reason(exc: csv.Error) -> str:
@@ -219,26 +239,36 @@ def _header(shown: str, header: list[str]) -> list[str]:
     return names
 
 
-def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKeys):
+@lru_cache(maxsize=1024)
+def _list_names(cell: str) -> tuple[str, ...]:
+    """The folded list names of a ``lists`` cell, each once (cells repeat: remembered)."""
+    return tuple(dict.fromkeys(fold_list_name(part) for part in cell.split(";") if part.strip()))
+
+
+def _check(shown: str, line: int, names: list[str], row: list[str]) -> NewSubscriber | BadRow:
     def bad(message: str) -> BadRow:
         return BadRow(Problem(shown, line, message))
 
-    if not any(cell.strip() for cell in row):
+    cells = row[:len(names)]
+    text = "".join(cells)
+    if not "".join(row).strip():
         return bad("empty row")
-    if len(row) > len(names) and any(cell.strip() for cell in row[len(names):]):
+    if len(row) > len(names) and "".join(row[len(names):]).strip():
         return bad(f"{len(row)} fields, but the header has {len(names)}")
-    for name, cell in zip(names, row):
-        if len(cell) > MAX_FIELD:
-            return bad(f"{name}: longer than {MAX_FIELD} characters")
-    if _CONTROL.search("".join(row[:len(names)])):  # one search per row; which cell only when needed
-        name, control = next((n, m) for n, c in zip(names, row) if (m := _CONTROL.search(c)))
+    if len(text) > MAX_FIELD and max(map(len, cells)) > MAX_FIELD:
+        name = next(n for n, c in zip(names, cells) if len(c) > MAX_FIELD)
+        return bad(f"{name}: longer than {MAX_FIELD} characters")
+    if _CONTROL.search(text):  # one search per row; which cell only when needed
+        name, control = next((n, m) for n, c in zip(names, cells) if (m := _CONTROL.search(c)))
         return bad(f"{name}: holds a control character (U+{ord(control.group()):04X}), which the store cannot keep")
-    values = {name: _unprotect(cell).strip() for name, cell in zip(names, row)}
+    if "'" in text:
+        cells = [_unprotect(cell) for cell in cells]
+    values = dict(zip(names, map(str.strip, cells)))
     try:
         email, key = normalize(values.pop("email", ""))
     except BadAddress as exc:
         return bad(str(exc))
-    lists = list(dict.fromkeys(fold_list_name(part) for part in values.pop("lists", "").split(";") if part.strip()))
+    lists = _list_names(values.pop("lists", ""))
     for name in lists:
         if len(name) > MAX_LIST_NAME:
             return bad(f"lists: a list name of {len(name)} characters (at most {MAX_LIST_NAME})")
@@ -249,18 +279,14 @@ def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKe
         return bad(f"status: {status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}")
     times = {}
     for column in TIME_COLUMNS:
-        if text := values.pop(column, ""):
+        if value := values.pop(column, ""):
             try:
-                times[column] = _time(text)
+                times[column] = _time(value)
             except ValueError:
-                return bad(f"{column}: {text!r} is not a date and time like 2026-01-31T08:00:00+00:00")
-    first = seen.get(key)
-    if first is not None:
-        return Duplicate(Problem(shown, line, f"{email} already on line {first}; skipped"))
-    seen.add(key, line)
+                return bad(f"{column}: {value!r} is not a date and time like 2026-01-31T08:00:00+00:00")
     name = values.pop("name", "")
     attributes = {k: v for k, v in values.items() if v}
-    return NewSubscriber(email=email, key=key, name=name, lists=lists, attributes=attributes, line=line,
+    return NewSubscriber(email=email, key=key, name=name, lists=list(lists), attributes=attributes, line=line,
                          status=status, **times)
 
 
