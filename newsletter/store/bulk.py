@@ -8,10 +8,12 @@ a time, in plain driver SQL (no ORM objects, no statement compiled per call):
   an array compared with ``= ANY`` on PostgreSQL;
 - SQLite writes with ``executemany`` (the rows never leave C), inside one transaction that takes
   the write lock before its first read, so nobody adds an address between the look-up and the insert;
-- PostgreSQL streams new rows with ``COPY … FROM STDIN`` into a temporary table, then moves them with ``INSERT … SELECT … ON CONFLICT DO NOTHING`` (an address that another
-  process added meanwhile is left as that process wrote it).
+- PostgreSQL streams new rows with ``COPY … FROM STDIN`` into a temporary table, then moves them
+  with ``INSERT … SELECT … ON CONFLICT DO NOTHING`` (an address that another process added
+  meanwhile is left as that process wrote it).
 
-Memberships are written by address (``email_key``), so new subscribers' ids never come back to Python.
+New subscribers' memberships are written with them: on SQLite by the ids the insert gives, on
+PostgreSQL by address (``email_key``), so no id comes back to Python.
 Values handed to these methods are already in the driver's form: see :meth:`Bulk.time` and
 :meth:`Bulk.json`.
 """
@@ -110,13 +112,15 @@ class Bulk:
     def lock(self) -> None:
         """Take what the batch needs before its first read (SQLite: the write lock)."""
 
-    def insert_subscribers(self, rows: list[tuple]) -> None:
-        """New subscribers, one tuple of :data:`NEW_COLUMNS` each."""
+    def insert_subscribers(self, rows: list[tuple], lists: list[tuple[int, ...]]) -> None:
+        """New subscribers, one tuple of :data:`NEW_COLUMNS` each, and the ids of the lists each joins."""
         raise NotImplementedError
 
-    def add_memberships(self, pairs: list[tuple[str, int]]) -> None:
-        """(email_key, list id) memberships; those already there are left as they are."""
-        raise NotImplementedError
+    def add_memberships(self, pairs: list[tuple[int, int]]) -> None:
+        """(subscriber id, list id) memberships; those already there are left as they are."""
+        if pairs:
+            self.conn.exec_driver_sql("INSERT INTO memberships (subscriber_id, list_id) "
+                                      f"VALUES ({self.mark}, {self.mark}) ON CONFLICT DO NOTHING", pairs)
 
     def update_subscribers(self, rows: list[tuple]) -> None:
         """Known subscribers, one tuple of :data:`UPDATE_COLUMNS` and the id each."""
@@ -147,16 +151,16 @@ class SqliteBulk(Bulk):
         # A write first: SQLite takes the write lock now, as BEGIN IMMEDIATE would (the ledger does the same).
         self.conn.exec_driver_sql("UPDATE subscribers SET id = id WHERE 0")
 
-    def insert_subscribers(self, rows: list[tuple]) -> None:
-        if rows:
-            marks = ", ".join("?" * len(NEW_COLUMNS))
-            self.conn.exec_driver_sql(f"INSERT INTO subscribers ({', '.join(NEW_COLUMNS)}) VALUES ({marks})", rows)
-
-    def add_memberships(self, pairs: list[tuple[str, int]]) -> None:
-        if pairs:
-            self.conn.exec_driver_sql(
-                "INSERT INTO memberships (subscriber_id, list_id) SELECT id, ? FROM subscribers WHERE email_key = ? "
-                "ON CONFLICT DO NOTHING", [(list_id, key) for key, list_id in pairs])
+    def insert_subscribers(self, rows: list[tuple], lists: list[tuple[int, ...]]) -> None:
+        if not rows:
+            return
+        # The ids SQLite would give (one past the largest), given here: the write lock is held, and
+        # the memberships need them.
+        first = self.conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM subscribers").scalar_one()
+        marks = ", ".join("?" * (len(NEW_COLUMNS) + 1))
+        self.conn.exec_driver_sql(f"INSERT INTO subscribers (id, {', '.join(NEW_COLUMNS)}) VALUES ({marks})",
+                                  [(first + i, *row) for i, row in enumerate(rows)])
+        self.add_memberships([(first + i, list_id) for i, ids in enumerate(lists) for list_id in ids])
 
 
 class PostgresBulk(Bulk):
@@ -188,23 +192,22 @@ class PostgresBulk(Bulk):
         self.conn.exec_driver_sql(then)
         self.conn.exec_driver_sql(f"DROP TABLE {table}")
 
-    def insert_subscribers(self, rows: list[tuple]) -> None:
-        if rows:
-            columns = ", ".join(NEW_COLUMNS)
-            self._copy(
-                "import_subscribers",
-                "email text, email_key text, email_hash text, name text, status text, attributes jsonb, "
-                "source text, created_at timestamptz, updated_at timestamptz, confirmed_at timestamptz, "
-                "unsubscribed_at timestamptz",
-                rows,
-                f"INSERT INTO subscribers ({columns}) SELECT {columns} FROM import_subscribers "
-                "ON CONFLICT (email_key) DO NOTHING",
-            )
-
-    def add_memberships(self, pairs: list[tuple[str, int]]) -> None:
-        if pairs:
-            self._copy(
-                "import_memberships", "email_key text, list_id integer", pairs,
-                "INSERT INTO memberships (subscriber_id, list_id) SELECT s.id, m.list_id FROM import_memberships m "
-                "JOIN subscribers s ON s.email_key = m.email_key ON CONFLICT DO NOTHING",
-            )
+    def insert_subscribers(self, rows: list[tuple], lists: list[tuple[int, ...]]) -> None:
+        if not rows:
+            return
+        columns = ", ".join(NEW_COLUMNS)
+        self._copy(
+            "import_subscribers",
+            "email text, email_key text, email_hash text, name text, status text, attributes jsonb, "
+            "source text, created_at timestamptz, updated_at timestamptz, confirmed_at timestamptz, "
+            "unsubscribed_at timestamptz",
+            rows,
+            f"INSERT INTO subscribers ({columns}) SELECT {columns} FROM import_subscribers "
+            "ON CONFLICT (email_key) DO NOTHING",
+        )
+        self._copy(
+            "import_memberships", "email_key text, list_id integer",
+            ((row[1], list_id) for row, ids in zip(rows, lists) for list_id in ids),
+            "INSERT INTO memberships (subscriber_id, list_id) SELECT s.id, m.list_id FROM import_memberships m "
+            "JOIN subscribers s ON s.email_key = m.email_key ON CONFLICT DO NOTHING",
+        )

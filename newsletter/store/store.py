@@ -27,7 +27,7 @@ NOT_HANDED_OVER = ("queued", "failed", "skipped")
 _CHUNK = 500
 
 
-@dataclass
+@dataclass(slots=True)
 class NewSubscriber:
     """An address to add or update, already validated and normalized."""
 
@@ -164,24 +164,26 @@ class Store(ConsentQueries, ListQueries):
             on_list = bulk.suppressed(hashes)
             existing = bulk.known([row.key for row in rows])
             member = bulk.memberships([sub.id for sub in existing.values()])
-            wanted_names = {row.key: list(dict.fromkeys([*map(fold_list_name, row.lists), *extra_lists])) for row in rows}
+            named = {tuple(row.lists) for row in rows}  # few distinct ones: each file row names some of a few lists
+            wanted_names = {names: tuple(dict.fromkeys([*map(fold_list_name, names), *extra_lists])) for names in named}
             list_ids = _ensure_lists(conn, {name for names in wanted_names.values() for name in names})
-            wanted = {key: [list_ids[name] for name in names] for key, names in wanted_names.items()}
+            wanted = {names: tuple(list_ids[name] for name in folded) for names, folded in wanted_names.items()}
             changed_at = bulk.time(now)
             leaving: dict[str, str] = {}  # hash → reason, for rows whose source says they left
             lifted: list[str] = []
-            fresh: list[tuple] = []  # new rows (NEW_COLUMNS)
+            fresh: list[tuple] = []  # new rows (NEW_COLUMNS) …
+            fresh_lists: list[tuple[int, ...]] = []  # … and the lists each joins
             updates: list[tuple] = []  # changed rows (UPDATE_COLUMNS, id)
-            joining: list[tuple[str, int]] = []  # (address, list id) memberships to add
+            joining: list[tuple[int, int]] = []  # (subscriber id, list id): known subscribers' new lists
 
             def add(row: NewSubscriber, digest: str, target: str) -> None:
                 unsubscribed = (row.unsubscribed_at or now) if target in SUPPRESSED else None
                 confirmed = row.confirmed_at or (now if target == "confirmed" else None)
                 fresh.append((row.email, row.key, digest, row.name, target, bulk.json(row.attributes), source,
-                              changed_at, changed_at, bulk.time(confirmed), bulk.time(unsubscribed)))
-                joining.extend((row.key, list_id) for list_id in wanted[row.key])
+                              changed_at, changed_at, changed_at if confirmed is now else bulk.time(confirmed),
+                              bulk.time(unsubscribed)))
+                fresh_lists.append(wanted[tuple(row.lists)])
                 counts.added += 1
-
             def update(sub: Known) -> None:
                 updates.append((sub.email, sub.email_hash, sub.name, sub.status, bulk.json(sub.attributes),
                                 changed_at, sub.confirmed_at, sub.unsubscribed_at, sub.id))
@@ -213,8 +215,8 @@ class Store(ConsentQueries, ListQueries):
                 if hashed:
                     sub.email_hash = digest
                 changed = _apply(sub, row, status, force, now, bulk)
-                new_lists = [list_id for list_id in wanted[row.key] if (sub.id, list_id) not in member]
-                joining.extend((row.key, list_id) for list_id in new_lists)
+                new_lists = [(sub.id, list_id) for list_id in wanted[tuple(row.lists)] if (sub.id, list_id) not in member]
+                joining += new_lists
                 if changed or new_lists or hashed:
                     update(sub)
                 if changed or new_lists:
@@ -223,7 +225,7 @@ class Store(ConsentQueries, ListQueries):
                     counts.unchanged += 1
 
             bulk.update_subscribers(updates)
-            bulk.insert_subscribers(fresh)
+            bulk.insert_subscribers(fresh, fresh_lists)
             bulk.add_memberships(joining)
             add_suppressions(conn, leaving.items(), source or "import")
             lift_suppressions(conn, lifted)
