@@ -34,8 +34,8 @@ def write_csv(path: Path, n: int) -> None:
             out.write(f"Reader.{i}@Example.com,Reader {i},{lists},{countries[i % 8]},{'pro' if i % 5 == 0 else 'free'}\n")
 
 
-def run_import(csv: Path, env: dict[str, str]) -> tuple[float, float, float, str]:
-    """(wall seconds, CPU seconds, peak RSS in MB, last line of output) of one import process."""
+def run_import(csv: Path, env: dict[str, str]) -> tuple[float, tuple[float, float], float, str]:
+    """(wall seconds, (user, sys) CPU seconds, peak RSS in MB, last line of output) of one import process."""
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "newsletter", "subscribers", "import", str(csv)],
                              cwd=csv.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -45,7 +45,7 @@ def run_import(csv: Path, env: dict[str, str]) -> tuple[float, float, float, str
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         sys.exit(f"the import failed (exit {child.returncode}):\n{output[-3000:]}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output.strip().splitlines()[-1]
+    return elapsed, (usage.ru_utime, usage.ru_stime), usage.ru_maxrss / 1024, output.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -76,10 +76,12 @@ def main() -> None:
     database = "PostgreSQL" if args.database_url else "SQLite"
     try:
         for round_ in ("first", "again") if args.again else ("first",):
-            elapsed, cpu, rss, summary = run_import(csv, env)
+            elapsed, (user, system), rss, summary = run_import(csv, env)
+            cpu = user + system
             print(summary)
             print(f"{database} ({round_} import): {args.n:,} rows in {elapsed:.1f} s = {args.n / elapsed:,.0f} rows/s; "
-                  f"CPU {cpu:.1f} s ({cpu / args.n * 1e6:.1f} µs/row); peak RSS {rss:.0f} MB")
+                  f"CPU {cpu:.1f} s = {user:.1f} user + {system:.1f} sys ({cpu / args.n * 1e6:.1f} µs/row); "
+                  f"peak RSS {rss:.0f} MB")
     finally:
         if engine is not None:
             with engine.begin() as conn:
