@@ -11,7 +11,6 @@ file and the store is asked a handful of questions per batch, not one per row.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,10 +68,13 @@ def import_csv(
     lists = [fold_list_name(name) for name in lists if name.strip()]
     report = ImportReport(display_path(path), dry_run=dry_run)
     source = f"import:{path.name}"[:200]  # the column holds 200 characters; a file name may be longer
+    batch: list[NewSubscriber] = []
     next_analyze = batch_size
 
-    def write(batch: list[NewSubscriber]) -> None:
+    def flush() -> None:
         nonlocal next_analyze
+        if not batch:
+            return
         try:
             report.counts += store.upsert_subscribers(
                 batch, status=status, lists=lists, force=force, source=source, commit=not dry_run
@@ -84,29 +86,19 @@ def import_csv(
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             done = f"rows before line {batch[0].line} are imported; run the import again to continue"
             raise NewsletterError([Problem(report.path, batch[0].line, f"database error: {reason}; {done}")]) from None
+        batch.clear()
 
-    # One batch is written (in order, by one thread) while the next is read and checked: the
-    # database drivers let go of the GIL while the database works. At most two batches in memory.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
-        writing: Future | None = None
-        for items in read_batches(path, batch_size):
-            batch: list[NewSubscriber] = []
-            for item in items:
-                if type(item) is NewSubscriber:
-                    batch.append(item)
-                elif isinstance(item, BadRow):
-                    report.bad += 1
-                    if len(report.problems) < MAX_PROBLEMS:
-                        report.problems.append(item.problem)
-                elif isinstance(item, Duplicate):
-                    report.duplicates += 1
-                    if len(report.notes) < MAX_PROBLEMS:
-                        report.notes.append(item.problem)
-            if writing is not None:
-                writing.result()  # the previous batch is in (or its error is raised here)
-                writing = None
-            if batch:
-                writing = writer.submit(write, batch)
-        if writing is not None:
-            writing.result()
+    for items in read_batches(path, batch_size):
+        for item in items:
+            if type(item) is NewSubscriber:
+                batch.append(item)
+            elif isinstance(item, BadRow):
+                report.bad += 1
+                if len(report.problems) < MAX_PROBLEMS:
+                    report.problems.append(item.problem)
+            elif isinstance(item, Duplicate):
+                report.duplicates += 1
+                if len(report.notes) < MAX_PROBLEMS:
+                    report.notes.append(item.problem)
+        flush()
     return report
