@@ -306,3 +306,27 @@ def test_physical_lines_split_every_way_and_bound_memory():
     assert split(b"a\n" + b"x" * 25 + b"\nb\n") == [b"a\n", None, b"b\n"]
     assert split(b"a\r" + b"x" * 25 + b"\rb") == [b"a\r", None, b"b"]
     assert split(b"a\r" + b"x" * 25) == [b"a\r", None]
+
+
+def test_consent_times_with_an_offset_are_kept_as_the_same_instant(store, tmp_path):
+    import datetime as dt
+
+    content = "email,status,confirmed_at\nann@example.com,confirmed,2026-01-31T10:00:00+02:00\nbob@example.com,,\n"
+    report = import_csv(write(tmp_path, content), store)
+    assert report.counts.added == 2
+    assert store.get_subscriber("ann@example.com").confirmed_at == dt.datetime(2026, 1, 31, 8, 0, tzinfo=dt.timezone.utc)
+    assert store.get_subscriber("bob@example.com").confirmed_at is not None  # confirmed now, by the import
+
+
+def test_a_batch_of_known_and_new_addresses_joins_lists_in_bulk(store, tmp_path):
+    first = "email,lists\n" + "".join(f"p{i}@example.com,weekly\n" for i in range(5))
+    import_csv(write(tmp_path, first), store, batch_size=2)
+    second = "email,lists\n" + "".join(f"p{i}@example.com,weekly;festival\n" for i in range(3, 8))
+    report = import_csv(write(tmp_path, second, "second.csv"), store, lists=["all"], batch_size=2)
+    c = report.counts
+    assert (c.added, c.updated, c.unchanged) == (3, 2, 0)
+    lists = {email: row[2] for email, row in people(store).items()}
+    assert lists == {**{f"p{i}@example.com": ["weekly"] for i in range(3)},
+                     **{f"p{i}@example.com": ["all", "festival", "weekly"] for i in range(3, 8)}}
+    again = import_csv(write(tmp_path, second, "second.csv"), store, lists=["all"], batch_size=2)
+    assert (again.counts.added, again.counts.updated, again.counts.unchanged) == (0, 0, 5)
