@@ -12,8 +12,8 @@ a time, in plain driver SQL (no ORM objects, no statement compiled per call):
   with ``INSERT … SELECT … ON CONFLICT DO NOTHING`` (an address that another process added
   meanwhile is left as that process wrote it).
 
-New subscribers' memberships are written with them: on SQLite by the ids the insert gives, on
-PostgreSQL by address (``email_key``), so no id comes back to Python.
+New subscribers' memberships are written with them, by the ids the insert gives (SQLite: one past
+the largest, as SQLite itself would; PostgreSQL: ``RETURNING``), with ``executemany`` or ``COPY``.
 Values handed to these methods are already in the driver's form: see :meth:`Bulk.time` and
 :meth:`Bulk.json`.
 """
@@ -175,39 +175,30 @@ class PostgresBulk(Bulk):
                              for column in UPDATE_COLUMNS)
             self.conn.exec_driver_sql(f"UPDATE subscribers SET {sets} WHERE id = %s", rows)
 
-    def _copy(self, table: str, columns: str, rows: Iterable[tuple], then: str) -> None:
-        """Rows into a temporary table with COPY, then ``then`` (which reads it); the table goes."""
-        copy = f"COPY {table} FROM STDIN"
+    def _copy(self, sql: str, rows: Iterable[tuple]) -> None:
+        """``COPY … FROM STDIN`` of these rows; a driver error becomes SQLAlchemy's, like any other."""
+        dbapi = self.conn.dialect.loaded_dbapi
         try:
-            cursor = self.conn.connection.dbapi_connection.cursor()
-            try:
-                cursor.execute(f"CREATE TEMPORARY TABLE {table} ({columns})")
-                with cursor.copy(copy) as out:
-                    for row in rows:
-                        out.write_row(row)
-            finally:
-                cursor.close()
-        except self.conn.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(copy, None, exc, self.conn.dialect.loaded_dbapi.Error) from exc
-        self.conn.exec_driver_sql(then)
-        self.conn.exec_driver_sql(f"DROP TABLE {table}")
+            with self.conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(sql) as out:
+                for row in rows:
+                    out.write_row(row)
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
 
     def insert_subscribers(self, rows: list[tuple], lists: list[tuple[int, ...]]) -> None:
         if not rows:
             return
         columns = ", ".join(NEW_COLUMNS)
-        self._copy(
-            "import_subscribers",
-            "email text, email_key text, email_hash text, name text, status text, attributes jsonb, "
-            "source text, created_at timestamptz, updated_at timestamptz, confirmed_at timestamptz, "
-            "unsubscribed_at timestamptz",
-            rows,
+        self.conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE import_subscribers (email text, email_key text, email_hash text, name text, "
+            "status text, attributes jsonb, source text, created_at timestamptz, updated_at timestamptz, "
+            "confirmed_at timestamptz, unsubscribed_at timestamptz)")
+        self._copy(f"COPY import_subscribers ({columns}) FROM STDIN", rows)
+        ids = dict(self.conn.exec_driver_sql(
             f"INSERT INTO subscribers ({columns}) SELECT {columns} FROM import_subscribers "
-            "ON CONFLICT (email_key) DO NOTHING",
-        )
-        self._copy(
-            "import_memberships", "email_key text, list_id integer",
-            ((row[1], list_id) for row, ids in zip(rows, lists) for list_id in ids),
-            "INSERT INTO memberships (subscriber_id, list_id) SELECT s.id, m.list_id FROM import_memberships m "
-            "JOIN subscribers s ON s.email_key = m.email_key ON CONFLICT DO NOTHING",
-        )
+            "ON CONFLICT (email_key) DO NOTHING RETURNING email_key, id").all())
+        self.conn.exec_driver_sql("DROP TABLE import_subscribers")
+        # Only this transaction knows these subscribers yet: their memberships go straight in.
+        self._copy("COPY memberships (subscriber_id, list_id) FROM STDIN",
+                   ((ids[row[1]], list_id) for row, list_ids in zip(rows, lists) if row[1] in ids
+                    for list_id in list_ids))
