@@ -184,6 +184,7 @@ class Store(ConsentQueries, ListQueries):
                               bulk.time(unsubscribed)))
                 fresh_lists.append(wanted[tuple(row.lists)])
                 counts.added += 1
+
             def update(sub: Known) -> None:
                 updates.append((sub.email, sub.email_hash, sub.name, sub.status, bulk.json(sub.attributes),
                                 changed_at, sub.confirmed_at, sub.unsubscribed_at, sub.id))

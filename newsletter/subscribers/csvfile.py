@@ -1,7 +1,7 @@
 """Reading a subscribers CSV as a stream of checked rows.
 
 The file is never read whole: one pass checks that it is UTF-8 (so a Latin-1 export fails before
-anything is imported, naming the line), a second one yields rows one at a time. Rows are numbered
+anything is imported, naming the line), a second one yields rows a batch at a time. Rows are numbered
 by the physical line they start on, as an editor shows them; lines end with LF, CRLF or (old Mac
 files) a lone CR.
 
