@@ -189,12 +189,6 @@ def read_batches(path: Path, size: int = 10_000) -> Iterator[list[NewSubscriber 
         seen.close()
 
 
-def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
-    """Every data row of the file, in order: a subscriber to upsert, a bad row or a duplicate."""
-    for batch in read_batches(path):
-        yield from batch
-
-
 def _without_duplicates(shown: str, batch: list, seen: SeenKeys) -> list[NewSubscriber | BadRow | Duplicate]:
     """The batch with each address seen before in the file (the first row wins) made a Duplicate."""
     rows = [item for item in batch if type(item) is NewSubscriber]
