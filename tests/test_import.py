@@ -189,12 +189,25 @@ def test_duplicates_are_found_however_far_apart_in_bounded_memory():
     from newsletter.subscribers.seen import SeenKeys
 
     seen = SeenKeys(capacity=3)
-    for i in range(10):
-        seen.add(f"k{i}@example.com", i + 2)
-    assert len(seen.recent) < 3  # the rest went to disk
-    assert seen.get("k0@example.com") == 2 and seen.get("k9@example.com") == 11
-    assert seen.get("never@example.com") is None
+    assert seen.first_lines([(f"k{i}@example.com", i + 2) for i in range(4)]) == [None] * 4
+    assert seen.recent == {}  # spilled to disk
+    assert seen.first_lines([("k5@example.com", 7), ("k0@example.com", 8), ("k5@example.com", 9)]) == [None, 2, 7]
+    assert seen.first_lines([(f"k{i}@example.com", 20 + i) for i in range(6)]) == [2, 3, 4, 5, None, 7]
+    assert seen.first_lines([("never@example.com", 30)]) == [None]
     seen.close()
+
+
+def test_duplicates_across_batches_keep_the_first_row(store, tmp_path, monkeypatch):
+    from newsletter.subscribers import csvfile
+    from newsletter.subscribers.seen import SeenKeys
+
+    monkeypatch.setattr(csvfile, "SeenKeys", lambda: SeenKeys(capacity=2))  # most of the file on disk
+    content = "email,name\n" + "".join(f"p{i}@example.com,P{i}\n" for i in range(7)) + "P1@example.com,again\np6@example.com,again\n"
+    report = import_csv(write(tmp_path, content), store, batch_size=3)
+    assert (report.counts.added, report.duplicates) == (7, 2)
+    assert [f"{p.line}: {p.message}" for p in report.notes] == [
+        "9: P1@example.com already on line 3; skipped", "10: p6@example.com already on line 8; skipped"]
+    assert people(store)["p1@example.com"][0] == "P1"
 
 
 @pytest.mark.parametrize("raw", [
@@ -293,3 +306,27 @@ def test_physical_lines_split_every_way_and_bound_memory():
     assert split(b"a\n" + b"x" * 25 + b"\nb\n") == [b"a\n", None, b"b\n"]
     assert split(b"a\r" + b"x" * 25 + b"\rb") == [b"a\r", None, b"b"]
     assert split(b"a\r" + b"x" * 25) == [b"a\r", None]
+
+
+def test_consent_times_with_an_offset_are_kept_as_the_same_instant(store, tmp_path):
+    import datetime as dt
+
+    content = "email,status,confirmed_at\nann@example.com,confirmed,2026-01-31T10:00:00+02:00\nbob@example.com,,\n"
+    report = import_csv(write(tmp_path, content), store)
+    assert report.counts.added == 2
+    assert store.get_subscriber("ann@example.com").confirmed_at == dt.datetime(2026, 1, 31, 8, 0, tzinfo=dt.timezone.utc)
+    assert store.get_subscriber("bob@example.com").confirmed_at is not None  # confirmed now, by the import
+
+
+def test_a_batch_of_known_and_new_addresses_joins_lists_in_bulk(store, tmp_path):
+    first = "email,lists\n" + "".join(f"p{i}@example.com,weekly\n" for i in range(5))
+    import_csv(write(tmp_path, first), store, batch_size=2)
+    second = "email,lists\n" + "".join(f"p{i}@example.com,weekly;festival\n" for i in range(3, 8))
+    report = import_csv(write(tmp_path, second, "second.csv"), store, lists=["all"], batch_size=2)
+    c = report.counts
+    assert (c.added, c.updated, c.unchanged) == (3, 2, 0)
+    lists = {email: row[2] for email, row in people(store).items()}
+    assert lists == {**{f"p{i}@example.com": ["weekly"] for i in range(3)},
+                     **{f"p{i}@example.com": ["all", "festival", "weekly"] for i in range(3, 8)}}
+    again = import_csv(write(tmp_path, second, "second.csv"), store, lists=["all"], batch_size=2)
+    assert (again.counts.added, again.counts.updated, again.counts.unchanged) == (0, 0, 5)

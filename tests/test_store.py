@@ -136,9 +136,9 @@ def test_a_failure_part_way_reports_how_far_it_got_and_a_rerun_continues(store, 
     inserts = []
 
     def fail_second_batch(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO subscribers") and "p2@example.com" in str(parameters):
-            inserts.append(statement)  # the second batch (lines 4-5) fails
-            if len(inserts) == 1:
+        if statement.startswith("INSERT INTO subscribers"):
+            inserts.append(statement)
+            if len(inserts) == 2:  # the second batch (lines 4-5) fails
                 raise OperationalError(statement, {}, Exception("disk I/O error"))
 
     event.listen(store.engine, "before_cursor_execute", fail_second_batch)

@@ -11,14 +11,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from .bulk import Bulk, Known
 from .consent import ConsentQueries
 from .events import EventLog
 from .lists import ListQueries
 from .models import SUPPRESSED, Delivery, MailingList, Membership, Subscriber, fold_list_name, utcnow
-from .suppression import AddressHash, add_suppressions, lift_suppressions, suppressed_among
+from .suppression import AddressHash, add_suppressions, lift_suppressions
 
 #: Ledger statuses of deliveries that never reached a provider.
 NOT_HANDED_OVER = ("queued", "failed", "skipped")
@@ -26,7 +27,7 @@ NOT_HANDED_OVER = ("queued", "failed", "skipped")
 _CHUNK = 500
 
 
-@dataclass
+@dataclass(slots=True)
 class NewSubscriber:
     """An address to add or update, already validated and normalized."""
 
@@ -149,53 +150,56 @@ class Store(ConsentQueries, ListQueries):
         suppressed, even with ``force``; any other row status is honoured as far as
         :func:`status_for` allows, and consent times the row gives are kept. With ``commit=False``
         everything is done and then rolled back: a dry run sees the same counts.
+
+        One transaction, a few statements whatever the number of rows (see :mod:`.bulk`): what
+        happens to each row is decided here, in Python, from one look-up of the batch.
         """
         counts = UpsertCounts()
         extra_lists = [fold_list_name(name) for name in lists]
-        wanted = {id(row): list(dict.fromkeys([*map(fold_list_name, row.lists), *extra_lists])) for row in rows}
         now = utcnow()
-        hashes = {row.key: self.hash(row.key) for row in rows}
-        with Session(self.engine) as session:
-            on_list = suppressed_among(session.connection(), hashes.values())
+        hashes = [self.hash(row.key) for row in rows]
+        with self.engine.connect() as conn:
+            bulk = Bulk.on(conn)
+            bulk.lock()
+            on_list = bulk.suppressed(hashes)
+            existing = bulk.known([row.key for row in rows])
+            member = bulk.memberships([sub.id for sub in existing.values()])
+            named = {tuple(row.lists) for row in rows}  # few distinct ones: each file row names some of a few lists
+            wanted_names = {names: tuple(dict.fromkeys([*map(fold_list_name, names), *extra_lists])) for names in named}
+            list_ids = _ensure_lists(conn, {name for names in wanted_names.values() for name in names})
+            wanted = {names: tuple(list_ids[name] for name in folded) for names, folded in wanted_names.items()}
+            changed_at = bulk.time(now)
             leaving: dict[str, str] = {}  # hash → reason, for rows whose source says they left
             lifted: list[str] = []
-            list_ids = self._ensure_lists(session, {name for names in wanted.values() for name in names})
-            existing: dict[str, Subscriber] = {}
-            for keys in _chunks([row.key for row in rows]):
-                for sub in session.scalars(select(Subscriber).where(Subscriber.email_key.in_(keys))):
-                    existing[sub.email_key] = sub
-            member: set[tuple[int, int]] = set()
-            for ids in _chunks([sub.id for sub in existing.values()]):
-                member.update(
-                    session.execute(
-                        select(Membership.subscriber_id, Membership.list_id).where(
-                            Membership.subscriber_id.in_(ids)
-                        )
-                    )
-                )
+            fresh: list[tuple] = []  # new rows (NEW_COLUMNS) …
+            fresh_lists: list[tuple[int, ...]] = []  # … and the lists each joins
+            updates: list[tuple] = []  # changed rows (UPDATE_COLUMNS, id)
+            joining: list[tuple[int, int]] = []  # (subscriber id, list id): known subscribers' new lists
 
-            lists_of: dict[int, set[int]] = {}
-            for sid, list_id in member:
-                lists_of.setdefault(sid, set()).add(list_id)
+            def add(row: NewSubscriber, digest: str, target: str) -> None:
+                unsubscribed = (row.unsubscribed_at or now) if target in SUPPRESSED else None
+                confirmed = row.confirmed_at or (now if target == "confirmed" else None)
+                fresh.append((row.email, row.key, digest, row.name, target, bulk.json(row.attributes), source,
+                              changed_at, changed_at, changed_at if confirmed is now else bulk.time(confirmed),
+                              bulk.time(unsubscribed)))
+                fresh_lists.append(wanted[tuple(row.lists)])
+                counts.added += 1
 
-            # New addresses go in with one multi-row INSERT … RETURNING (no ORM objects: imports
-            # are large); known ones are updated through the ORM, which sees what changed.
-            fresh: list[dict[str, Any]] = []
-            fresh_rows: list[NewSubscriber] = []
-            known: list[tuple[int, NewSubscriber]] = []
-            for row in rows:
+            def update(sub: Known) -> None:
+                updates.append((sub.email, sub.email_hash, sub.name, sub.status, bulk.json(sub.attributes),
+                                changed_at, sub.confirmed_at, sub.unsubscribed_at, sub.id))
+
+            for row, digest in zip(rows, hashes):
                 sub = existing.get(row.key)
-                digest = hashes[row.key]
                 if row.status in SUPPRESSED:
                     leaving[digest] = row.status
                     counts.suppressed += 1
-                    if sub is not None and sub.status not in SUPPRESSED:
-                        sub.status, sub.unsubscribed_at, sub.updated_at = row.status, row.unsubscribed_at or now, now
+                    if sub is None:
+                        add(row, digest, row.status)
+                    elif sub.status not in SUPPRESSED:
+                        sub.status, sub.unsubscribed_at = row.status, bulk.time(row.unsubscribed_at or now)
+                        update(sub)
                         counts.updated += 1
-                    elif sub is None:
-                        fresh.append(_fresh(row, digest, row.status, source, now))
-                        fresh_rows.append(row)
-                        counts.added += 1
                     else:
                         counts.unchanged += 1
                     continue
@@ -206,43 +210,30 @@ class Store(ConsentQueries, ListQueries):
                 if digest in on_list:
                     lifted.append(digest)
                 if sub is None:
-                    target = "pending" if digest in on_list else status_for(row.status, status)
-                    fresh.append(_fresh(row, digest, target, source, now))
-                    fresh_rows.append(row)
-                    counts.added += 1
+                    add(row, digest, "pending" if digest in on_list else status_for(row.status, status))
                     continue
-                if sub.email_hash is None:
+                hashed = sub.email_hash is None
+                if hashed:
                     sub.email_hash = digest
-                changed = _apply(sub, row, status, force, now)
-                known.append((sub.id, row))
-                new_lists = {list_ids[n] for n in wanted[id(row)]} - lists_of.get(sub.id, set())
+                changed = _apply(sub, row, status, force, now, bulk)
+                new_lists = [(sub.id, list_id) for list_id in wanted[tuple(row.lists)] if (sub.id, list_id) not in member]
+                joining += new_lists
+                if changed or new_lists or hashed:
+                    update(sub)
                 if changed or new_lists:
-                    sub.updated_at = now
                     counts.updated += 1
                 else:
                     counts.unchanged += 1
-            session.flush()
-            if fresh:
-                ids = session.execute(
-                    insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True), fresh
-                ).scalars().all()
-                known.extend(zip(ids, fresh_rows))
 
-            memberships = []
-            for sub_id, row in known:
-                for name in wanted[id(row)]:
-                    pair = (sub_id, list_ids[name])
-                    if pair not in member:
-                        member.add(pair)
-                        memberships.append({"subscriber_id": pair[0], "list_id": pair[1]})
-            if memberships:
-                session.execute(insert(Membership), memberships)
-            add_suppressions(session.connection(), leaving.items(), source or "import")
-            lift_suppressions(session.connection(), lifted)
+            bulk.update_subscribers(updates)
+            bulk.insert_subscribers(fresh, fresh_lists)
+            bulk.add_memberships(joining)
+            add_suppressions(conn, leaving.items(), source or "import")
+            lift_suppressions(conn, lifted)
             if commit:
-                session.commit()
+                conn.commit()
             else:
-                session.rollback()
+                conn.rollback()
         return counts
 
     def refresh_statistics(self) -> None:
@@ -369,17 +360,7 @@ class Store(ConsentQueries, ListQueries):
             ]
 
 
-def _fresh(row: NewSubscriber, digest: str, status: str, source: str, now) -> dict[str, Any]:
-    """The columns of a new subscriber row."""
-    return {
-        "email": row.email, "email_key": row.key, "email_hash": digest, "name": row.name, "status": status,
-        "attributes": dict(row.attributes), "source": source, "created_at": now, "updated_at": now,
-        "confirmed_at": row.confirmed_at or (now if status == "confirmed" else None),
-        "unsubscribed_at": (row.unsubscribed_at or now) if status in SUPPRESSED else None,
-    }
-
-
-def _apply(sub: Subscriber, row: NewSubscriber, status: str, force: bool, now) -> bool:
+def _apply(sub: Known, row: NewSubscriber, status: str, force: bool, now, bulk: Bulk) -> bool:
     """Update a known subscriber from an imported row; True when anything changed."""
     changed = False
     if row.email != sub.email:
@@ -388,8 +369,8 @@ def _apply(sub: Subscriber, row: NewSubscriber, status: str, force: bool, now) -
     if row.name and row.name != sub.name:
         sub.name = row.name
         changed = True
-    merged = {**(sub.attributes or {}), **row.attributes}
-    if merged != (sub.attributes or {}):
+    merged = {**sub.attributes, **row.attributes}
+    if merged != sub.attributes:
         sub.attributes = merged
         changed = True
     target = status_for(row.status, status)  # never a suppressed status here: those rows went before
@@ -400,9 +381,22 @@ def _apply(sub: Subscriber, row: NewSubscriber, status: str, force: bool, now) -
         changed = True
     elif sub.status == "pending" and target == "confirmed":
         sub.status = "confirmed"
-        sub.confirmed_at = row.confirmed_at or now
+        sub.confirmed_at = bulk.time(row.confirmed_at or now)
         changed = True
     return changed
+
+
+def _ensure_lists(conn: Connection, names: set[str]) -> dict[str, int]:
+    """Folded list name → id, for every one of ``names`` (folded); lists not there yet are made."""
+    if not names:
+        return {}
+    # lower(): a list made before names were folded ("Weekly") is still the same list.
+    query = select(MailingList.name, MailingList.id).where(func.lower(MailingList.name).in_(sorted(names)))
+    found = {name.lower(): list_id for name, list_id in conn.execute(query)}
+    for name in sorted(names - found.keys()):
+        found[name] = conn.execute(insert(MailingList).values(name=name, created_at=utcnow())
+                                   .returning(MailingList.id)).scalar_one()
+    return found
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -1,7 +1,7 @@
 """Reading a subscribers CSV as a stream of checked rows.
 
 The file is never read whole: one pass checks that it is UTF-8 (so a Latin-1 export fails before
-anything is imported, naming the line), a second one yields rows one at a time. Rows are numbered
+anything is imported, naming the line), a second one yields rows a batch at a time. Rows are numbered
 by the physical line they start on, as an editor shows them; lines end with LF, CRLF or (old Mac
 files) a lone CR.
 
@@ -19,6 +19,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from ..errors import InputError, Problem, display_path
@@ -143,8 +144,9 @@ def _unprotect(cell: str) -> str:
     return cell
 
 
-def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
-    """Every data row of the file, in order: a subscriber to upsert, a bad row or a duplicate."""
+def read_batches(path: Path, size: int = 10_000) -> Iterator[list[NewSubscriber | BadRow | Duplicate]]:
+    """The data rows of the file, in order, ``size`` at a time: each a subscriber to upsert, a bad
+    row or a duplicate. Duplicates are found a batch at a time (see :class:`SeenKeys`)."""
     shown = display_path(path)
     if not path.is_file():
         raise InputError.at(path, None, "file not found")
@@ -159,9 +161,10 @@ def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
         raise InputError.at(path, 1, f"the header row is not readable: {csv_reason(exc)}") from None
     if too_long:
         raise InputError.at(path, 1, f"the header row is longer than {MAX_LINE_BYTES // 1024 // 1024} MB")
-    names = _header(shown, header)
+    columns = Columns.of(_header(shown, header))
 
     seen = SeenKeys()
+    batch: list[NewSubscriber | BadRow] = []
     try:
         line = reader.line_num + 1
         while True:
@@ -176,14 +179,25 @@ def read_rows(path: Path) -> Iterator[NewSubscriber | BadRow | Duplicate]:
             line = reader.line_num + 1
             while too_long and too_long[0] < line:  # a line of this row was skipped unread
                 row, problem = None, f"line {too_long.pop(0)} is longer than {MAX_LINE_BYTES // 1024 // 1024} MB"
-            if row is None:
-                yield BadRow(Problem(shown, start, problem))
-                continue
-            item = _check(shown, start, names, row, seen)
-            if item is not None:
-                yield item
+            batch.append(BadRow(Problem(shown, start, problem)) if row is None else _check(shown, start, columns, row))
+            if len(batch) >= size:
+                yield _without_duplicates(shown, batch, seen)
+                batch = []
+        if batch:
+            yield _without_duplicates(shown, batch, seen)
     finally:
         seen.close()
+
+
+def _without_duplicates(shown: str, batch: list, seen: SeenKeys) -> list[NewSubscriber | BadRow | Duplicate]:
+    """The batch with each address seen before in the file (the first row wins) made a Duplicate."""
+    rows = [item for item in batch if type(item) is NewSubscriber]
+    firsts = seen.first_lines([(row.key, row.line) for row in rows])
+    if not any(firsts):
+        return batch
+    dropped = {id(row): Duplicate(Problem(shown, row.line, f"{row.email} already on line {first}; skipped"))
+               for row, first in zip(rows, firsts) if first is not None}
+    return [dropped.get(id(item), item) for item in batch]
 
 
 def csv_reason(exc: csv.Error) -> str:
@@ -219,49 +233,79 @@ def _header(shown: str, header: list[str]) -> list[str]:
     return names
 
 
-def _check(shown: str, line: int, names: list[str], row: list[str], seen: SeenKeys):
-    def bad(message: str) -> BadRow:
-        return BadRow(Problem(shown, line, message))
+@lru_cache(maxsize=1024)
+def _list_names(cell: str) -> tuple[str, ...]:
+    """The folded list names of a ``lists`` cell, each once (cells repeat: remembered)."""
+    return tuple(dict.fromkeys(fold_list_name(part) for part in cell.split(";") if part.strip()))
 
-    if not any(cell.strip() for cell in row):
-        return bad("empty row")
-    if len(row) > len(names) and any(cell.strip() for cell in row[len(names):]):
-        return bad(f"{len(row)} fields, but the header has {len(names)}")
-    for name, cell in zip(names, row):
-        if len(cell) > MAX_FIELD:
-            return bad(f"{name}: longer than {MAX_FIELD} characters")
-    if _CONTROL.search("".join(row[:len(names)])):  # one search per row; which cell only when needed
-        name, control = next((n, m) for n, c in zip(names, row) if (m := _CONTROL.search(c)))
-        return bad(f"{name}: holds a control character (U+{ord(control.group()):04X}), which the store cannot keep")
-    values = {name: _unprotect(cell).strip() for name, cell in zip(names, row)}
+
+@dataclass(frozen=True)
+class Columns:
+    """Where each column is, found once from the header (the row check runs a million times)."""
+
+    names: list[str]
+    email: int
+    name: int | None
+    lists: int | None
+    status: int | None
+    times: tuple[tuple[str, int], ...]
+    #: Every other column: (name, index), an attribute of the subscriber.
+    attributes: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, names: list[str]) -> "Columns":
+        where = {name: i for i, name in enumerate(names)}
+        own = {"email", "name", "lists", "status", *TIME_COLUMNS}
+        return cls(names, where["email"], where.get("name"), where.get("lists"), where.get("status"),
+                   tuple((column, where[column]) for column in TIME_COLUMNS if column in where),
+                   tuple((name, i) for i, name in enumerate(names) if name not in own))
+
+
+def _bad(shown: str, line: int, message: str) -> BadRow:
+    return BadRow(Problem(shown, line, message))
+
+
+def _check(shown: str, line: int, columns: Columns, row: list[str]) -> NewSubscriber | BadRow:
+    names = columns.names
+    width = len(names)
+    cells = row[:width] if len(row) >= width else row + [""] * (width - len(row))
+    text = "".join(cells)
+    if not text.strip() and not "".join(row).strip():
+        return _bad(shown, line, "empty row")
+    if len(row) > width and "".join(row[width:]).strip():
+        return _bad(shown, line, f"{len(row)} fields, but the header has {width}")
+    if len(text) > MAX_FIELD and max(map(len, cells)) > MAX_FIELD:
+        name = next(n for n, c in zip(names, cells) if len(c) > MAX_FIELD)
+        return _bad(shown, line, f"{name}: longer than {MAX_FIELD} characters")
+    if _CONTROL.search(text):  # one search per row; which cell only when needed
+        name, control = next((n, m) for n, c in zip(names, cells) if (m := _CONTROL.search(c)))
+        return _bad(shown, line, f"{name}: holds a control character (U+{ord(control.group()):04X}), which the store cannot keep")
+    if "'" in text:
+        cells = [_unprotect(cell) for cell in cells]
     try:
-        email, key = normalize(values.pop("email", ""))
+        email, key = normalize(cells[columns.email])
     except BadAddress as exc:
-        return bad(str(exc))
-    lists = list(dict.fromkeys(fold_list_name(part) for part in values.pop("lists", "").split(";") if part.strip()))
+        return _bad(shown, line, str(exc))
+    lists = _list_names(cells[columns.lists]) if columns.lists is not None else ()
     for name in lists:
         if len(name) > MAX_LIST_NAME:
-            return bad(f"lists: a list name of {len(name)} characters (at most {MAX_LIST_NAME})")
+            return _bad(shown, line, f"lists: a list name of {len(name)} characters (at most {MAX_LIST_NAME})")
     # The store's own record (an export writes it, so does a provider's suppression export), never
     # attributes: an address that left stays out, a pending one stays pending.
-    status = values.pop("status", "").lower() or None
+    status = (cells[columns.status].strip().lower() or None) if columns.status is not None else None
     if status is not None and status not in SUBSCRIBER_STATUSES:
-        return bad(f"status: {status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}")
+        return _bad(shown, line, f"status: {status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}")
     times = {}
-    for column in TIME_COLUMNS:
-        if text := values.pop(column, ""):
+    for column, i in columns.times:
+        if value := cells[i].strip():
             try:
-                times[column] = _time(text)
+                times[column] = _time(value)
             except ValueError:
-                return bad(f"{column}: {text!r} is not a date and time like 2026-01-31T08:00:00+00:00")
-    first = seen.get(key)
-    if first is not None:
-        return Duplicate(Problem(shown, line, f"{email} already on line {first}; skipped"))
-    seen.add(key, line)
-    name = values.pop("name", "")
-    attributes = {k: v for k, v in values.items() if v}
-    return NewSubscriber(email=email, key=key, name=name, lists=lists, attributes=attributes, line=line,
-                         status=status, **times)
+                return _bad(shown, line, f"{column}: {value!r} is not a date and time like 2026-01-31T08:00:00+00:00")
+    return NewSubscriber(
+        email=email, key=key, name=cells[columns.name].strip() if columns.name is not None else "", lists=list(lists),
+        attributes={name: value for name, i in columns.attributes if (value := cells[i].strip())}, line=line,
+        status=status, **times)
 
 
 def _time(text: str) -> dt.datetime:

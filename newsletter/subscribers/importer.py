@@ -3,6 +3,10 @@
 Re-importing a file changes nothing (an upsert). A suppressed address (unsubscribed, bounced,
 complained) stays as it is unless ``force``. Each batch is one transaction, so a failure part-way
 leaves whole batches behind it, and running the import again continues where it stopped.
+
+The file streams through: a batch of rows is read and checked, then written with a few set-based
+statements (:meth:`~newsletter.store.Store.upsert_subscribers`), so memory does not grow with the
+file and the store is asked a handful of questions per batch, not one per row.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import NewsletterError, Problem, display_path
 from ..store import NewSubscriber, Store, UpsertCounts, fold_list_name
-from .csvfile import BadRow, Duplicate, read_rows
+from .csvfile import BadRow, Duplicate, read_batches
 
-BATCH = 5000
+#: Rows read, checked and written per transaction.
+BATCH = 10_000
 #: Problems kept for the report; beyond this only counted.
 MAX_PROBLEMS = 1000
 IMPORT_STATUSES = ("confirmed", "pending")
@@ -83,18 +88,17 @@ def import_csv(
             raise NewsletterError([Problem(report.path, batch[0].line, f"database error: {reason}; {done}")]) from None
         batch.clear()
 
-    for item in read_rows(path):
-        if isinstance(item, BadRow):
-            report.bad += 1
-            if len(report.problems) < MAX_PROBLEMS:
-                report.problems.append(item.problem)
-        elif isinstance(item, Duplicate):
-            report.duplicates += 1
-            if len(report.notes) < MAX_PROBLEMS:
-                report.notes.append(item.problem)
-        else:
-            batch.append(item)
-            if len(batch) >= batch_size:
-                flush()
-    flush()
+    for items in read_batches(path, batch_size):
+        for item in items:
+            if type(item) is NewSubscriber:
+                batch.append(item)
+            elif isinstance(item, BadRow):
+                report.bad += 1
+                if len(report.problems) < MAX_PROBLEMS:
+                    report.problems.append(item.problem)
+            elif isinstance(item, Duplicate):
+                report.duplicates += 1
+                if len(report.notes) < MAX_PROBLEMS:
+                    report.notes.append(item.problem)
+        flush()
     return report

@@ -2,18 +2,20 @@
 
 Remembering every address of a 10-million-row file in a dict would make memory grow with the file.
 Recent addresses are kept in a dict; when it fills up, it is spilled into a throwaway SQLite file
-(an index on disk), and later look-ups that miss the dict ask that file.
+(an index on disk). Keys are checked a batch at a time: the keys of a batch that miss the dict
+are looked up in that file with one query, not one query per row.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import tempfile
 from pathlib import Path
 
 
 class SeenKeys:
-    """key → the line it was first seen on; memory bounded by ``capacity`` keys."""
+    """key → the line it was first seen on; memory bounded by ``capacity`` keys (plus one batch)."""
 
     def __init__(self, capacity: int = 100_000):
         self.capacity = capacity
@@ -21,17 +23,24 @@ class SeenKeys:
         self._folder: tempfile.TemporaryDirectory | None = None
         self._db: sqlite3.Connection | None = None
 
-    def get(self, key: str) -> int | None:
-        line = self.recent.get(key)
-        if line is None and self._db is not None:
-            row = self._db.execute("SELECT line FROM seen WHERE key = ?", (key,)).fetchone()
-            line = row[0] if row else None
-        return line
-
-    def add(self, key: str, line: int) -> None:
-        self.recent[key] = line
-        if len(self.recent) >= self.capacity:
+    def first_lines(self, pairs: list[tuple[str, int]]) -> list[int | None]:
+        """For each (key, line) of a batch, in order: the line the key was seen on before (in an
+        earlier batch or earlier in this one), or None when it is new; new keys are remembered."""
+        spilled: dict[str, int] = {}
+        if self._db is not None:
+            missing = [key for key, _ in pairs if key not in self.recent]
+            spilled = dict(self._db.execute(
+                "SELECT key, line FROM seen WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(missing),)))
+        recent = self.recent
+        found: list[int | None] = []
+        for key, line in pairs:
+            first = recent.get(key) or spilled.get(key)
+            if first is None:
+                recent[key] = line
+            found.append(first)
+        if len(recent) >= self.capacity:
             self._spill()
+        return found
 
     def _spill(self) -> None:
         if self._db is None:
