@@ -47,6 +47,7 @@ from ..store import AddressHash, Store
 from ..store.engine import connect
 from ..store.ledger import Claimed, Ledger, SendLock
 from ..tokens import Tokens
+from .pace import Pace
 
 
 class ChecksFailed(NewsletterError):
@@ -256,18 +257,20 @@ def send_rendered(
 
 def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: SendOptions,
          summary: SendSummary, total: int, started: float, progress, sleep, stop: threading.Event) -> None:
-    """Keep up to ``provider.parallel`` batches in flight; only this thread touches the ledger.
+    """Keep batches in flight, as many as cover the provider's latency (:class:`~.pace.Pace`, at
+    most ``provider.parallel``); only this thread touches the ledger, the pool's threads sign the
+    links, build the requests and wait for the provider.
 
     Once ``stop`` is set nothing more is claimed, and the loop ends when what is in flight is recorded.
     """
-    parallel = max(1, getattr(provider, "parallel", 1))
+    pace = Pace(max(1, getattr(provider, "parallel", 1)))
     state = _LoopState()
     in_flight: dict[Future, list[Claimed]] = {}
     after = 0  # keyset: the highest id claimed; rows requeued below it are picked up from 0 again
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="send") as pool:
+    with ThreadPoolExecutor(max_workers=pace.cap, thread_name_prefix="send") as pool:
         while True:
             drained = False
-            while not state.stop and not stop.is_set() and len(in_flight) < parallel:
+            while not state.stop and not stop.is_set() and len(in_flight) < pace.limit:
                 rows = ledger.claim(provider.batch_size, after)
                 if not rows and after:
                     after = 0
@@ -286,7 +289,13 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
                 continue
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                _record(future, in_flight.pop(future), ledger, options, summary, state)
+                live = in_flight.pop(future)
+                error = future.exception()
+                if error is None:
+                    pace.finished(len(live))
+                elif isinstance(error, TransientError):  # 429 or 5xx: fewer in flight
+                    pace.slow_down()
+                _record(future, live, ledger, options, summary, state)
             if progress:
                 finished = summary.sent + summary.failed + summary.skipped
                 progress(Progress(finished, max(total, finished), summary.sent, summary.failed, summary.skipped,
@@ -303,6 +312,8 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
 
 @dataclass
 class _LoopState:
+    """What the loop decides between batches: failures in a row, a wait, a reason to stop."""
+
     failing_batches: int = 0
     wait: float = 0.0
     stop: str = ""
@@ -390,12 +401,8 @@ def _send_batch(provider, mailing: Mailing, tokens: Tokens, rows: list[Claimed])
 
 def _recipient(row: Claimed, tokens: Tokens) -> Recipient:
     sid = row.subscriber_id
-    return Recipient(
-        email=row.email, name=row.name,
-        unsubscribe_url=tokens.unsubscribe_url(sid, row.email.lower()),
-        preferences_url=tokens.preferences_url(sid, row.email.lower()),
-        subscriber_id=sid, delivery_id=row.delivery_id,
-    )
+    unsubscribe_url, preferences_url = tokens.links(sid, row.email.lower())
+    return Recipient(row.email, row.name, unsubscribe_url, preferences_url, sid, row.delivery_id)
 
 
 def _requeue_or_fail(ledger: Ledger, rows: list[Claimed], error: str, options: SendOptions,

@@ -44,7 +44,7 @@ def test_one_request_per_thousand_recipients_each_personalized(standin, mailing)
     assert copy.headers["List-Unsubscribe"].startswith("<https://thelongtake.example/unsubscribe/7.sig>")
     assert copy.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert copy.headers["List-Id"] == "The Long Take <the-long-take.thelongtake.example>"
-    assert copy.custom_args == {"issue": mailing.issue_id, "subscriber": "7", "delivery": "107"}
+    assert copy.custom_args == {"issue": mailing.issue_id, "subscriber": "7"}
     assert copy.categories == [mailing.issue_id]
 
 
