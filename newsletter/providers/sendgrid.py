@@ -151,11 +151,12 @@ class SendGridProvider(ProviderBase):
         """One recipient's personalization; ``slots`` from :meth:`_Prepared.plan`."""
         if name is None:
             name = " ".join(recipient.name.split())  # no CR/LF or tabs in a header or a greeting
-        values = {"subscriber.email": recipient.email, "subscriber.name": name,
-                  "unsubscribe_url": recipient.unsubscribe_url, "preferences_url": recipient.preferences_url}
         substitutions = {}
         for field, token, text_token, escape in slots:
-            value = values[field] if field in values else first_name(name)
+            value = (recipient.unsubscribe_url if field == "unsubscribe_url" else
+                     recipient.preferences_url if field == "preferences_url" else
+                     recipient.email if field == "subscriber.email" else
+                     name if field == "subscriber.name" else first_name(name))
             if text_token is not None:
                 substitutions[text_token] = value
             substitutions[token] = html.escape(value) if escape else value
@@ -237,7 +238,7 @@ class SendGridProvider(ProviderBase):
 def _fits(substitutions: dict[str, str]) -> bool:
     """Within SendGrid's limit, counted as JSON with non-ASCII escaped (at least what SendGrid
     counts). A cheap bound first: nearly every recipient is far below it."""
-    bound = sum(len(k) + 12 * len(v) + 6 for k, v in substitutions.items()) + 2
+    bound = sum(map(len, substitutions)) + 12 * sum(map(len, substitutions.values())) + 6 * len(substitutions) + 2
     return bound <= MAX_SUBSTITUTIONS or len(json.dumps(substitutions)) <= MAX_SUBSTITUTIONS
 
 

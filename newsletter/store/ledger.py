@@ -120,9 +120,14 @@ class Ledger:
             )
             statement = upsert(D).from_select(columns, chosen).on_conflict_do_nothing()
             with self.engine.begin() as conn:
-                # Counted by the database (sqlite3 and psycopg report the rows an INSERT … SELECT
-                # added), not by returning every new id to Python.
-                added += conn.execute(statement).rowcount
+                # Counted by the database, not by returning every new id to Python: sqlite3 gives
+                # the rows an INSERT … SELECT added; SQLAlchemy's psycopg result says -1, so
+                # PostgreSQL counts them from a CTE.
+                if self.postgres:
+                    added += conn.execute(select(func.count()).select_from(
+                        statement.returning(literal(1)).cte("added"))).scalar_one()
+                else:
+                    added += conn.execute(statement).rowcount
             low = high
         if added and self.postgres:
             with self.engine.begin() as conn:  # the planner must see the new rows, or claiming scans
@@ -201,12 +206,15 @@ class Ledger:
         """
         stamp = self._stamp(utcnow())
         with self.engine.begin() as conn:
+            cursor = conn.connection.cursor()  # the driver's own: plain tuples, no result objects
             if self.postgres:
-                rows = conn.exec_driver_sql(_PG_CLAIM, (self.issue_id, after, limit, stamp)).fetchall()
+                cursor.execute(_PG_CLAIM, (self.issue_id, after, limit, stamp))
+                rows = cursor.fetchall()
                 rows.sort()
             else:
                 conn.exec_driver_sql("UPDATE deliveries SET id = id WHERE 0")  # BEGIN IMMEDIATE: the write lock
-                rows = conn.exec_driver_sql(_SQLITE_PICK, (self.issue_id, after, limit)).fetchall()
+                cursor.execute(_SQLITE_PICK, (self.issue_id, after, limit))
+                rows = cursor.fetchall()
                 if rows:
                     changed = conn.exec_driver_sql(
                         _SQLITE_CLAIM, (stamp, self.issue_id, rows[0][0], rows[-1][0])).rowcount
@@ -286,17 +294,13 @@ class Ledger:
         return [dict(row) for row in result]
 
     def first_sent(self) -> dt.datetime | None:
-        """When the issue first went out (its lowest sent row), or None if nobody got it.
-
-        One index seek per status that means "it left", instead of a scan of every row."""
+        """When the issue first went out (its earliest row that left), or None if nobody got it."""
         with self.engine.connect() as conn:
-            times = [
-                conn.execute(select(D.c.sent_at).where(D.c.issue_id == self.issue_id, D.c.status == status,
-                                                       D.c.sent_at.is_not(None)).order_by(D.c.id).limit(1)).scalar()
-                for status in SENT
-            ]
-        times = [t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t for t in times if t is not None]
-        return min(times, default=None)
+            first = conn.execute(select(func.min(D.c.sent_at)).where(
+                D.c.issue_id == self.issue_id, D.c.status.in_(SENT), D.c.sent_at.is_not(None))).scalar()
+        if first is not None and first.tzinfo is None:  # SQLite gives back naive UTC
+            first = first.replace(tzinfo=dt.timezone.utc)
+        return first
 
     def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """When the first row was queued and the last one sent."""
