@@ -46,7 +46,8 @@ _PG_CLAIM = (
     "WITH picked AS (SELECT id, subscriber_id FROM deliveries"
     " WHERE issue_id = %s AND status = 'queued' AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
     " UPDATE deliveries AS d SET status = 'sending', attempts = d.attempts + 1, updated_at = %s"
-    " FROM picked LEFT JOIN subscribers AS s ON s.id = picked.subscriber_id WHERE d.id = picked.id"
+    " FROM picked LEFT JOIN LATERAL (SELECT name, status FROM subscribers WHERE id = picked.subscriber_id LIMIT 1) AS s"
+    " ON true WHERE d.id = picked.id"  # a key lookup per row (LIMIT keeps it one), never a hash of every subscriber
     " RETURNING d.id, d.subscriber_id, COALESCE(d.email, ''), COALESCE(s.name, ''), s.status"
 )
 _SENT_IDS = ("UPDATE deliveries SET status = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ?,"
