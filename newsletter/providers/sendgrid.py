@@ -177,11 +177,11 @@ class SendGridProvider(ProviderBase):
             raise ValueError(f"at most {MAX_PER_REQUEST} recipients per request")
         prepared = self._prepare(mailing)
         names = [" ".join(r.name.split()) for r in recipients]
-        columns = {"subscriber.email": lambda: [r.email for r in recipients], "subscriber.name": lambda: names,
-                   "subscriber.first_name": lambda: names,  # needs escaping only if the name does
-                   "unsubscribe_url": lambda: [r.unsubscribe_url for r in recipients],
-                   "preferences_url": lambda: [r.preferences_url for r in recipients]}
-        split, slots = prepared.plan({f: columns[f]() for f in prepared.fields if f in prepared.in_html})
+        columns = {"subscriber.email": [r.email for r in recipients], "subscriber.name": names,
+                   "subscriber.first_name": names,  # needs escaping only if the name does
+                   "unsubscribe_url": [r.unsubscribe_url for r in recipients],
+                   "preferences_url": [r.preferences_url for r in recipients]}
+        split, slots = prepared.plan({f: columns[f] for f in prepared.fields if f in prepared.in_html})
         personalizations, too_big = [], {}
         for r, name in zip(recipients, names):
             fitted = self._fitted(mailing, r, slots, name)

@@ -30,8 +30,8 @@ PLAN_BATCH = 20_000
 SENT = ("sent", "delivered", "opened", "clicked", "bounced", "complained")
 
 
-#: The hot path's statements (claim, mark), driver-level; ``?`` becomes ``%s`` on PostgreSQL
-#: and the id list, a JSON array on SQLite, an array there.
+#: The hot path's statements (claim, mark), driver-level. ``?`` becomes ``%s`` on PostgreSQL, and
+#: a batch's ids are one parameter: a JSON array SQLite reads with json_each, an array there.
 _SQLITE_IDS = "(SELECT value FROM json_each(?))"
 _SQLITE_PICK = (
     "SELECT d.id, d.subscriber_id, COALESCE(d.email, ''), COALESCE(s.name, ''), s.status"
@@ -62,8 +62,8 @@ _REQUEUE_IDS = ("UPDATE deliveries SET status = 'queued', attempts = attempts - 
 class Claimed(NamedTuple):
     """A ledger row claimed for sending, with what the message needs of its subscriber.
 
-    A named tuple, made straight from the driver's row: a million of them are made per million
-    recipients, and a frozen dataclass costs several times more to build."""
+    A named tuple, made straight from the driver's row: one is made per recipient, and a frozen
+    dataclass cost several times more to build."""
 
     delivery_id: int
     subscriber_id: int | None
