@@ -192,8 +192,9 @@ class SendGridProvider(ProviderBase):
                 personalizations.append(fitted)
         message_id = ""
         if personalizations:
-            body = dict(prepared.base, content=prepared.content(split), personalizations=personalizations)
-            message_id = self._post(orjson.dumps(body))
+            body = orjson.dumps(dict(prepared.base, content=prepared.content(split), personalizations=personalizations))
+            del personalizations  # only the bytes wait for the answer, in each of the requests in flight
+            message_id = self._post(body)
         if not too_big:
             return [Result(r, ok=True, message_id=message_id) for r in recipients]
         return [too_big.get(id(r)) or Result(r, ok=True, message_id=message_id) for r in recipients]
