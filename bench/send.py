@@ -142,6 +142,8 @@ def main() -> None:
 
     from newsletter.send import send_issue
 
+    most_in_flight = _watch_pace()
+
     before = resource.getrusage(resource.RUSAGE_SELF)
     seeded_rss = before.ru_maxrss / 1024
     start = time.perf_counter()
@@ -171,6 +173,8 @@ def main() -> None:
           f"(⌈N/1000⌉ = {-(-args.n // 1000):,}), peak RSS {peak:.0f} MB (after seeding {seeded_rss:.0f} MB)")
     print(f"  sender CPU {send_cpu:.1f} s for the send = {send_cpu / max(summary.sent, 1) * 1e6:.1f} µs per recipient "
           f"(user + sys of this process; seeding not counted)")
+    if most_in_flight:
+        print(f"  requests in flight: at most {most_in_flight[0]} (adapted by newsletter/send/pace.py)")
     if args.provider == "sendgrid":
         print(f"  the stand-in (its own process) accepted {counts[0]:,} requests for {counts[1]:,} recipients "
               f"using {counts[2] / 1000:.1f} s of CPU")
@@ -178,6 +182,23 @@ def main() -> None:
         print(f"  the SMTP sink (aiosmtpd, its own process) accepted {counts[1]:,} messages "
               f"using {counts[2] / 1000:.1f} s of CPU")
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _watch_pace() -> list[int]:
+    """The highest in-flight limit the send loop's pace reached (a list the pace fills in)."""
+    try:
+        from newsletter.send.pace import Pace
+    except ImportError:  # a commit before the pace
+        return []
+    most = [0]
+    finished = Pace.finished
+
+    def watched(self, recipients: int) -> None:
+        finished(self, recipients)
+        most[0] = max(most[0], self.limit)
+
+    Pace.finished = watched
+    return most
 
 
 def _reset_postgres(url: str) -> None:
