@@ -269,12 +269,11 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
     in_flight: dict[Future, list[Claimed]] = {}
     after = 0  # keyset: the highest id claimed; rows requeued below it are picked up from 0 again
     # Everything alive now (modules, the engine, the rendered issue) lives through the send, and a
-    # batch makes thousands of short-lived, acyclic dicts and tuples that reference counting frees.
-    # Every 700 of them set off a collection that walked all the rest again: half the cost of
-    # building a request. So the collector leaves what exists alone and runs less often.
-    thresholds = gc.get_threshold()
+    # batch makes thousands of short-lived dicts and tuples; every few hundred of them set off a
+    # collection that walked all the rest again: half the cost of building a request. Frozen, it
+    # is left alone. (The collector still runs as often: each HTTP request leaves a reference
+    # cycle holding its body, and rarer collections let those pile up by the hundred MB.)
     gc.freeze()
-    gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
     try:
         with ThreadPoolExecutor(max_workers=pace.cap, thread_name_prefix="send") as pool:
             while True:
@@ -313,7 +312,6 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
                     (sleep or stop.wait)(state.wait)  # by default a stop request cuts the wait short
                 state.wait = 0.0
     finally:
-        gc.set_threshold(*thresholds)
         gc.unfreeze()
     if state.stop:
         raise SendStopped(state.stop)
