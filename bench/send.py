@@ -204,9 +204,11 @@ def _watch_pace() -> list[int]:
 def _reset_postgres(url: str) -> None:
     from sqlalchemy import create_engine, text
 
+    from newsletter.store.models import Base
+
     engine = create_engine(url)
-    with engine.begin() as conn:
-        for table in ("deliveries", "memberships", "lists", "subscribers", "alembic_version"):
+    with engine.begin() as conn:  # every table of the store, so any commit's migrations start afresh
+        for table in [*(t.name for t in Base.metadata.sorted_tables), "alembic_version"]:
             conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     engine.dispose()
 
