@@ -25,6 +25,8 @@ from .errors import Problem, display_path
 MIN_SECRET_KEY = 32
 #: Bytes a DKIM key file may have (a 4096-bit RSA key in PEM is about 3.3 KB).
 MAX_KEY_FILE = 64 * 1024
+#: The most batches a send may keep in flight (``max_in_flight``): one thread and connection each.
+MAX_IN_FLIGHT = 64
 #: Hosts where plain http:// is allowed (local development and test stand-ins).
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
@@ -74,6 +76,8 @@ def check_settings(s, problem: Callable[[str, str], Problem]) -> list[Problem]:
     for attr in ("provider_timeout", "schedule_grace", "scheduler_lease"):
         check(attr, _seconds(getattr(s, attr)))
     check("in_doubt_grace", _seconds(s.in_doubt_grace, zero_ok=True))
+    if not 1 <= s.max_in_flight <= MAX_IN_FLIGHT:
+        check("max_in_flight", f"{s.max_in_flight} is not a number of requests from 1 to {MAX_IN_FLIGHT}")
     if s.list_id:
         label = s.list_id.strip("<>")
         check("list_id", _one_line(s.list_id) or (None if "." in label and _hostname(label) else

@@ -3,7 +3,9 @@
 A token names one subscriber and is signed (HMAC-SHA256 with a key itsdangerous derives per
 purpose), so an unsubscribe token never opens someone's preferences, nor anyone else's. Unsubscribe and
 preference tokens do not expire (an old email's link must keep working); confirmation tokens do.
-Making one takes about 1 µs: cheap enough to do per recipient while sending.
+Signing is the per-recipient cost of sending: each purpose's HMAC pads are hashed once
+(:class:`_Mac`), and :meth:`Tokens.links` gives a recipient's two link URLs at once, about 1.5 µs
+each instead of 2.5 with ``hmac.digest``.
 
 The key is ``NEWSLETTER_SECRET_KEY``; without it one is generated once and kept in the publication
 folder (``.secret_key``, git-ignored), so links stay valid across runs.
@@ -98,6 +100,8 @@ class Tokens:
             for purpose in PURPOSES
         }
         self._keys = {purpose: signer.derive_key() for purpose, signer in self._signers.items()}
+        self._macs = {purpose: _Mac(key) for purpose, key in self._keys.items()}
+        self._link_prefixes = (f"{self.base_url}/unsubscribe/", f"{self.base_url}/preferences/")
 
     @classmethod
     def for_settings(cls, settings: Settings) -> "Tokens":
@@ -108,8 +112,10 @@ class Tokens:
         written in hex. The base64 form (``legacy``, still read) has ``-`` in it, and a piece after
         one can look like a Bitcoin address to SpamAssassin (PDS_BTC_ID, +1 point, about one token in
         7,000); hex never can."""
+        if not legacy:
+            return self._macs[purpose].hexdigest(message.encode("utf-8"))
         mac = hmac.digest(self._keys[purpose], message.encode("utf-8"), "sha256")
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii") if legacy else mac.hex()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
     def make(self, purpose: str, subscriber_id: int, email_key: str, now: float | None = None,
              legacy: bool = False) -> str:
@@ -162,6 +168,33 @@ class Tokens:
 
     def confirm_url(self, subscriber_id: int, email_key: str) -> str:
         return self.url("confirm", subscriber_id, email_key)
+
+    def links(self, subscriber_id: int, email_key: str) -> tuple[str, str]:
+        """The unsubscribe and preferences URLs of one recipient, as :meth:`url` makes them:
+        what every email carries, so the send loop asks for both at once."""
+        message = f"{subscriber_id}:{email_key}".encode("utf-8")
+        unsubscribe, preferences = self._link_prefixes
+        return (f"{unsubscribe}{subscriber_id}.{self._macs['unsubscribe'].hexdigest(message)}",
+                f"{preferences}{subscriber_id}.{self._macs['preferences'].hexdigest(message)}")
+
+
+class _Mac:
+    """HMAC-SHA256 with one key, its inner and outer pads hashed once (RFC 2104): signing is then
+    two hash copies and updates. ``hmac.digest`` derives the pads again on every call."""
+
+    def __init__(self, key: bytes):
+        if len(key) > 64:  # SHA-256's block size: a longer key is hashed first, as hmac does
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def hexdigest(self, message: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
 
 #: A subscriber id as written in a token: ASCII digits that fit a 64-bit database integer.

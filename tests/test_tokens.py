@@ -151,3 +151,19 @@ def test_without_any_key_the_first_run_makes_one_and_nothing_is_ever_empty(publi
     keys = {run.communicate(timeout=60)[0] for run in runs}
     assert len(keys) == 1 and len(keys.pop()) >= 32
     assert [p.name for p in publication.iterdir() if p.name.startswith(".secret_key")] == [".secret_key"]
+
+
+def test_links_are_the_two_urls_signed_with_precomputed_pads(tokens):
+    import hashlib
+    import hmac
+
+    from newsletter.tokens import _Mac
+
+    assert tokens.links(42, "ann@example.com") == (tokens.unsubscribe_url(42, "ann@example.com"),
+                                                   tokens.preferences_url(42, "ann@example.com"))
+    unsubscribe, preferences = tokens.links(42, "ann@example.com")
+    assert read(tokens, "unsubscribe", unsubscribe.rsplit("/", 1)[1]) == 42
+    assert read(tokens, "preferences", preferences.rsplit("/", 1)[1]) == 42
+    for key in (b"", b"k", b"x" * 64, b"y" * 65, b"z" * 200):  # keys past the block size are hashed first
+        for message in (b"", b"42:ann@example.com", "42:zoë@example.com".encode()):
+            assert _Mac(key).hexdigest(message) == hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -64,4 +64,5 @@ def make_provider(settings, name: str | None = None) -> Provider:
     if not settings.sendgrid_host.startswith(("https://", "http://")):
         raise InputError.at("settings", None,
                             f"NEWSLETTER_SENDGRID_HOST: {settings.sendgrid_host!r} is not an http(s) URL")
-    return SendGridProvider(settings.sendgrid_api_key, host=settings.sendgrid_host, timeout=settings.provider_timeout)
+    return SendGridProvider(settings.sendgrid_api_key, host=settings.sendgrid_host, timeout=settings.provider_timeout,
+                            max_in_flight=settings.max_in_flight)

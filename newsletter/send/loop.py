@@ -20,6 +20,7 @@ leaves nothing ``sending`` and nothing in doubt, and :class:`SendInterrupted` sa
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import random
 import threading
 import time
@@ -47,6 +48,7 @@ from ..store import AddressHash, Store
 from ..store.engine import connect
 from ..store.ledger import Claimed, Ledger, SendLock
 from ..tokens import Tokens
+from .pace import Pace
 
 
 class ChecksFailed(NewsletterError):
@@ -256,44 +258,61 @@ def send_rendered(
 
 def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: SendOptions,
          summary: SendSummary, total: int, started: float, progress, sleep, stop: threading.Event) -> None:
-    """Keep up to ``provider.parallel`` batches in flight; only this thread touches the ledger.
+    """Keep batches in flight, as many as cover the provider's latency (:class:`~.pace.Pace`, at
+    most ``provider.parallel``); only this thread touches the ledger, the pool's threads sign the
+    links, build the requests and wait for the provider.
 
     Once ``stop`` is set nothing more is claimed, and the loop ends when what is in flight is recorded.
     """
-    parallel = max(1, getattr(provider, "parallel", 1))
+    pace = Pace(max(1, getattr(provider, "parallel", 1)))
     state = _LoopState()
     in_flight: dict[Future, list[Claimed]] = {}
     after = 0  # keyset: the highest id claimed; rows requeued below it are picked up from 0 again
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="send") as pool:
-        while True:
-            drained = False
-            while not state.stop and not stop.is_set() and len(in_flight) < parallel:
-                rows = ledger.claim(provider.batch_size, after)
-                if not rows and after:
-                    after = 0
+    # Everything alive now (modules, the engine, the rendered issue) lives through the send, and a
+    # batch makes thousands of short-lived dicts and tuples; every few hundred of them set off a
+    # collection that walked all the rest again: half the cost of building a request. Frozen, it
+    # is left alone. (The collector still runs as often: each HTTP request leaves a reference
+    # cycle holding its body, and rarer collections let those pile up by the hundred MB.)
+    gc.freeze()
+    try:
+        with ThreadPoolExecutor(max_workers=pace.cap, thread_name_prefix="send") as pool:
+            while True:
+                drained = False
+                while not state.stop and not stop.is_set() and len(in_flight) < pace.limit:
                     rows = ledger.claim(provider.batch_size, after)
-                if not rows:
-                    drained = True
-                    break
-                after = max(after, rows[-1].delivery_id)
-                live = _skip_gone(ledger, rows, summary)
-                if live:
-                    summary.provider_calls += 1
-                    in_flight[pool.submit(_send_batch, provider, mailing, tokens, live)] = live
-            if not in_flight:
-                if drained or state.stop or stop.is_set():
-                    break
-                continue
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                _record(future, in_flight.pop(future), ledger, options, summary, state)
-            if progress:
-                finished = summary.sent + summary.failed + summary.skipped
-                progress(Progress(finished, max(total, finished), summary.sent, summary.failed, summary.skipped,
-                                  time.monotonic() - started))
-            if state.wait and not state.stop and not stop.is_set():
-                (sleep or stop.wait)(state.wait)  # by default a stop request cuts the wait short
-            state.wait = 0.0
+                    if not rows and after:
+                        after = 0
+                        rows = ledger.claim(provider.batch_size, after)
+                    if not rows:
+                        drained = True
+                        break
+                    after = max(after, rows[-1].delivery_id)
+                    live = _skip_gone(ledger, rows, summary)
+                    if live:
+                        summary.provider_calls += 1
+                        in_flight[pool.submit(_send_batch, provider, mailing, tokens, live)] = live
+                if not in_flight:
+                    if drained or state.stop or stop.is_set():
+                        break
+                    continue
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    live = in_flight.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        pace.finished(len(live))
+                    elif isinstance(error, TransientError):  # 429 or 5xx: fewer in flight
+                        pace.slow_down()
+                    _record(future, live, ledger, options, summary, state)
+                if progress:
+                    finished = summary.sent + summary.failed + summary.skipped
+                    progress(Progress(finished, max(total, finished), summary.sent, summary.failed, summary.skipped,
+                                      time.monotonic() - started))
+                if state.wait and not state.stop and not stop.is_set():
+                    (sleep or stop.wait)(state.wait)  # by default a stop request cuts the wait short
+                state.wait = 0.0
+    finally:
+        gc.unfreeze()
     if state.stop:
         raise SendStopped(state.stop)
     if stop.is_set() and not drained:
@@ -303,6 +322,8 @@ def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: Se
 
 @dataclass
 class _LoopState:
+    """What the loop decides between batches: failures in a row, a wait, a reason to stop."""
+
     failing_batches: int = 0
     wait: float = 0.0
     stop: str = ""
@@ -390,12 +411,8 @@ def _send_batch(provider, mailing: Mailing, tokens: Tokens, rows: list[Claimed])
 
 def _recipient(row: Claimed, tokens: Tokens) -> Recipient:
     sid = row.subscriber_id
-    return Recipient(
-        email=row.email, name=row.name,
-        unsubscribe_url=tokens.unsubscribe_url(sid, row.email.lower()),
-        preferences_url=tokens.preferences_url(sid, row.email.lower()),
-        subscriber_id=sid, delivery_id=row.delivery_id,
-    )
+    unsubscribe_url, preferences_url = tokens.links(sid, row.email.lower())
+    return Recipient(row.email, row.name, unsubscribe_url, preferences_url, sid, row.delivery_id)
 
 
 def _requeue_or_fail(ledger: Ledger, rows: list[Claimed], error: str, options: SendOptions,

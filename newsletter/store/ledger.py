@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, literal, select, update
+from sqlalchemy import Engine, and_, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -30,9 +30,40 @@ PLAN_BATCH = 20_000
 SENT = ("sent", "delivered", "opened", "clicked", "bounced", "complained")
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A ledger row claimed for sending, with what the message needs of its subscriber."""
+#: The hot path's statements (claim, mark), driver-level. ``?`` becomes ``%s`` on PostgreSQL, and
+#: a batch's ids are one parameter: a JSON array SQLite reads with json_each, an array there.
+_SQLITE_IDS = "(SELECT value FROM json_each(?))"
+_SQLITE_PICK = (
+    "SELECT d.id, d.subscriber_id, COALESCE(d.email, ''), COALESCE(s.name, ''), s.status"
+    " FROM deliveries AS d LEFT JOIN subscribers AS s ON s.id = d.subscriber_id"
+    " WHERE d.issue_id = ? AND d.status = 'queued' AND d.id > ? ORDER BY d.id LIMIT ?"
+)
+_SQLITE_CLAIM = (
+    "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?"
+    " WHERE issue_id = ? AND status = 'queued' AND id BETWEEN ? AND ?"
+)
+_PG_CLAIM = (
+    "WITH picked AS (SELECT id, subscriber_id FROM deliveries"
+    " WHERE issue_id = %s AND status = 'queued' AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+    " UPDATE deliveries AS d SET status = 'sending', attempts = d.attempts + 1, updated_at = %s"
+    " FROM picked LEFT JOIN LATERAL (SELECT name, status FROM subscribers WHERE id = picked.subscriber_id LIMIT 1) AS s"
+    " ON true WHERE d.id = picked.id"  # a key lookup per row (LIMIT keeps it one), never a hash of every subscriber
+    " RETURNING d.id, d.subscriber_id, COALESCE(d.email, ''), COALESCE(s.name, ''), s.status"
+)
+_SENT_IDS = ("UPDATE deliveries SET status = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ?,"
+             f" last_error = NULL WHERE id IN {_SQLITE_IDS} AND status = 'sending'")
+_SENT_ONE = ("UPDATE deliveries SET status = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ?,"
+             " last_error = NULL WHERE id = ? AND status = 'sending'")
+_MARK_ONE = "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'"
+_REQUEUE_IDS = ("UPDATE deliveries SET status = 'queued', attempts = attempts - 1, last_error = ?, updated_at = ?"
+                f" WHERE id IN {_SQLITE_IDS} AND status = 'sending'")
+
+
+class Claimed(NamedTuple):
+    """A ledger row claimed for sending, with what the message needs of its subscriber.
+
+    A named tuple, made straight from the driver's row: one is made per recipient, and a frozen
+    dataclass cost several times more to build."""
 
     delivery_id: int
     subscriber_id: int | None
@@ -62,6 +93,7 @@ class Ledger:
         self.engine = engine
         self.issue_id = issue_id
         self.postgres = engine.dialect.name == "postgresql"
+        self._bind_time = D.c.updated_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
 
     # --- planning -------------------------------------------------------------------------
 
@@ -87,14 +119,16 @@ class Ledger:
                        literal(now), literal(now))
                 .where(S.c.id > low, S.c.id <= high, _audience_filter(audience))
             )
-            statement = (
-                upsert(D).from_select(columns, chosen)
-                .on_conflict_do_nothing()
-                .returning(D.c.id)
-            )
+            statement = upsert(D).from_select(columns, chosen).on_conflict_do_nothing()
             with self.engine.begin() as conn:
-                # rowcount is not reliable for INSERT … SELECT on every driver (psycopg says -1).
-                added += len(conn.execute(statement).all())
+                # Counted by the database, not by returning every new id to Python: sqlite3 gives
+                # the rows an INSERT … SELECT added; SQLAlchemy's psycopg result says -1, so
+                # PostgreSQL counts them from a CTE.
+                if self.postgres:
+                    added += conn.execute(select(func.count()).select_from(
+                        statement.returning(literal(1)).cte("added"))).scalar_one()
+                else:
+                    added += conn.execute(statement).rowcount
             low = high
         if added and self.postgres:
             with self.engine.begin() as conn:  # the planner must see the new rows, or claiming scans
@@ -164,69 +198,46 @@ class Ledger:
         ``after`` (the highest id claimed so far) lets the index scan start past the rows already
         sent, whose old index entries PostgreSQL keeps until vacuum; rows put back in the queue
         below it are found by a claim from 0, which the send loop makes before it ends.
+
+        Driver-level SQL, one statement per step, with the subscriber's name and status joined
+        in: this runs once per thousand recipients, and building it with SQLAlchemy cost more
+        than the database's own work. PostgreSQL picks and updates in one statement (SKIP LOCKED,
+        so other claimers pass by); SQLite first takes the write lock, so the queued rows of the
+        issue between the first and last one read are exactly those read.
         """
-        now = utcnow()
-        pick = (
-            select(D.c.id)
-            .where(D.c.issue_id == self.issue_id, D.c.status == "queued", D.c.id > after)
-            .order_by(D.c.id).limit(limit)
-        )
-        if self.postgres:
-            pick = pick.with_for_update(skip_locked=True)
+        stamp = self._stamp(utcnow())
         with self.engine.begin() as conn:
-            if not self.postgres:
-                # BEGIN IMMEDIATE semantics: take the write lock before reading the queue.
-                conn.exec_driver_sql("UPDATE deliveries SET id = id WHERE 0")
-            claimed = conn.execute(
-                update(D)
-                .where(D.c.id.in_(pick.scalar_subquery()))
-                .values(status="sending", attempts=D.c.attempts + 1, updated_at=now)
-                .returning(D.c.id, D.c.subscriber_id, D.c.email)
-            ).all()
-            ids = [row.subscriber_id for row in claimed if row.subscriber_id is not None]
-            people = {}
-            for start in range(0, len(ids), 1000):
-                chunk = ids[start:start + 1000]
-                people.update({
-                    row.id: (row.name, row.status)
-                    for row in conn.execute(select(S.c.id, S.c.name, S.c.status).where(S.c.id.in_(chunk)))
-                })
-        rows = [
-            Claimed(
-                delivery_id=row.id,
-                subscriber_id=row.subscriber_id,
-                email=row.email or "",
-                name=people.get(row.subscriber_id, ("", None))[0] or "",
-                subscriber_status=people.get(row.subscriber_id, (None, None))[1],
-            )
-            for row in claimed
-        ]
-        rows.sort(key=lambda r: r.delivery_id)
-        return rows
+            cursor = conn.connection.cursor()  # the driver's own: plain tuples, no result objects
+            if self.postgres:
+                cursor.execute(_PG_CLAIM, (self.issue_id, after, limit, stamp))
+                rows = cursor.fetchall()
+                rows.sort()
+            else:
+                conn.exec_driver_sql("UPDATE deliveries SET id = id WHERE 0")  # BEGIN IMMEDIATE: the write lock
+                cursor.execute(_SQLITE_PICK, (self.issue_id, after, limit))
+                rows = cursor.fetchall()
+                if rows:
+                    changed = conn.exec_driver_sql(
+                        _SQLITE_CLAIM, (stamp, self.issue_id, rows[0][0], rows[-1][0])).rowcount
+                    if changed != len(rows):  # cannot happen under the write lock; never send unclaimed rows
+                        raise RuntimeError(f"claimed {changed} rows for {len(rows)} picked")
+        return list(map(Claimed._make, rows))
 
     def mark_sent(self, sent: Sequence[tuple[int, str]]) -> None:
-        """(delivery id, provider message id) pairs, all ``sent`` in one transaction."""
+        """(delivery id, provider message id) pairs, all ``sent`` in one transaction: one
+        statement per message id (SendGrid gives one per request), else one per row."""
         if not sent:
             return
-        now = utcnow()
+        stamp = self._stamp(utcnow())
+        by_message: dict[str, list[int]] = {}
+        for delivery_id, message_id in sent:
+            by_message.setdefault(message_id, []).append(delivery_id)
         with self.engine.begin() as conn:
-            by_message: dict[str, list[int]] = {}
-            for delivery_id, message_id in sent:
-                by_message.setdefault(message_id, []).append(delivery_id)
-            if len(by_message) <= 4:  # SendGrid: one message id per request
+            if len(by_message) <= 4:
                 for message_id, ids in by_message.items():
-                    for start in range(0, len(ids), 1000):
-                        conn.execute(
-                            update(D).where(D.c.id.in_(ids[start:start + 1000]), D.c.status == "sending")
-                            .values(status="sent", provider_message_id=message_id or None, sent_at=now,
-                                    updated_at=now, last_error=None)
-                        )
+                    conn.exec_driver_sql(self._sql(_SENT_IDS), (message_id or None, stamp, stamp, self._ids(ids)))
             else:
-                conn.execute(
-                    update(D).where(D.c.id == bindparam("did"), D.c.status == "sending").values(
-                        status="sent", provider_message_id=bindparam("mid"), sent_at=now, updated_at=now, last_error=None),
-                    [{"did": d, "mid": m or None} for d, m in sent],
-                )
+                conn.exec_driver_sql(self._sql(_SENT_ONE), [(m or None, stamp, stamp, d) for d, m in sent])
 
     def mark(self, status: str, rows: Iterable[tuple[int, str]]) -> None:
         """(delivery id, error) pairs of claimed rows set to ``failed``, ``skipped``, ``in_doubt``
@@ -234,13 +245,10 @@ class Ledger:
         rows = list(rows)
         if not rows:
             return
-        now = utcnow()
+        stamp = self._stamp(utcnow())
         with self.engine.begin() as conn:
-            conn.execute(
-                update(D).where(D.c.id == bindparam("did"), D.c.status == "sending").values(
-                    status=status, last_error=bindparam("err"), updated_at=now),
-                [{"did": d, "err": (e or None) and e[:2000]} for d, e in rows],
-            )
+            conn.exec_driver_sql(self._sql(_MARK_ONE),
+                                 [(status, (e or None) and e[:2000], stamp, d) for d, e in rows])
 
     def requeue(self, ids: Sequence[int], error: str) -> None:
         """Back to ``queued`` after a batch nothing of which was accepted: the attempt is refunded,
@@ -248,11 +256,19 @@ class Ledger:
         if not ids:
             return
         with self.engine.begin() as conn:
-            for start in range(0, len(ids), 1000):
-                conn.execute(
-                    update(D).where(D.c.id.in_(list(ids[start:start + 1000])), D.c.status == "sending")
-                    .values(status="queued", attempts=D.c.attempts - 1, last_error=error[:2000], updated_at=utcnow())
-                )
+            conn.exec_driver_sql(self._sql(_REQUEUE_IDS), (error[:2000], self._stamp(utcnow()), self._ids(ids)))
+
+    def _sql(self, statement: str) -> str:
+        """A statement written with ``?`` placeholders, for this database's driver."""
+        return statement.replace("IN " + _SQLITE_IDS, "= ANY(?)").replace("?", "%s") if self.postgres else statement
+
+    def _ids(self, ids: Sequence[int]):
+        """Many ids as one parameter: a PostgreSQL array, a JSON array SQLite's json_each reads."""
+        return list(ids) if self.postgres else "[" + ",".join(map(str, ids)) + "]"
+
+    def _stamp(self, when: dt.datetime):
+        """A time as the column type writes it (SQLite keeps text), for driver-level statements."""
+        return self._bind_time(when) if self._bind_time else when
 
     def attempts(self, ids: Sequence[int]) -> dict[int, int]:
         with self.engine.connect() as conn:
@@ -279,17 +295,13 @@ class Ledger:
         return [dict(row) for row in result]
 
     def first_sent(self) -> dt.datetime | None:
-        """When the issue first went out (its lowest sent row), or None if nobody got it.
-
-        One index seek per status that means "it left", instead of a scan of every row."""
+        """When the issue first went out (its earliest row that left), or None if nobody got it."""
         with self.engine.connect() as conn:
-            times = [
-                conn.execute(select(D.c.sent_at).where(D.c.issue_id == self.issue_id, D.c.status == status,
-                                                       D.c.sent_at.is_not(None)).order_by(D.c.id).limit(1)).scalar()
-                for status in SENT
-            ]
-        times = [t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t for t in times if t is not None]
-        return min(times, default=None)
+            first = conn.execute(select(func.min(D.c.sent_at)).where(
+                D.c.issue_id == self.issue_id, D.c.status.in_(SENT), D.c.sent_at.is_not(None))).scalar()
+        if first is not None and first.tzinfo is None:  # SQLite gives back naive UTC
+            first = first.replace(tzinfo=dt.timezone.utc)
+        return first
 
     def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
         """When the first row was queued and the last one sent."""

@@ -1,9 +1,10 @@
-"""The SendGrid provider, driven through the real ``sendgrid`` client against a local stand-in."""
+"""The SendGrid provider, over real HTTP (its pooled httpx client) against a local stand-in."""
 
 from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
 
 from newsletter.providers import AuthError, BatchRejected, InDoubt, TransientError
@@ -15,7 +16,7 @@ from .conftest import recipient
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch):
-    # urllib honours HTTP(S)_PROXY; the stand-in is on loopback.
+    # httpx honours HTTP(S)_PROXY; the stand-in is on loopback.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
@@ -44,7 +45,7 @@ def test_one_request_per_thousand_recipients_each_personalized(standin, mailing)
     assert copy.headers["List-Unsubscribe"].startswith("<https://thelongtake.example/unsubscribe/7.sig>")
     assert copy.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert copy.headers["List-Id"] == "The Long Take <the-long-take.thelongtake.example>"
-    assert copy.custom_args == {"issue": mailing.issue_id, "subscriber": "7", "delivery": "107"}
+    assert copy.custom_args == {"issue": mailing.issue_id, "subscriber": "7"}
     assert copy.categories == [mailing.issue_id]
 
 
@@ -112,3 +113,52 @@ def test_standin_enforces_the_documented_limits(standin):
     assert any(e["field"] == "from" for e in standin.validate(no_from))
     wide = {**base, "personalizations": [{"to": [{"email": f"r{i}-{j}@x.example"} for j in range(3)]} for i in range(400)]}
     assert any("total number of recipients" in e["message"] for e in standin.validate(wide))
+
+
+def test_the_escaped_duplicate_goes_only_in_a_batch_that_needs_it(standin, mailing):
+    """A field whose values all read the same escaped has one token in both parts and one
+    substitution; a batch with a value escaping changes gets the text part's own token."""
+    for part in ("html", "text"):
+        setattr(mailing.rendered, part, getattr(mailing.rendered, part).replace(
+            "This issue was sent to", "Hello __NL_SUBSCRIBER_NAME__ (__NL_SUBSCRIBER_FIRST_NAME__), sent to"))
+    bodies = []
+    with provider(standin) as sg:
+        post = sg._post
+        sg._post = lambda body: bodies.append(orjson.loads(body)) or post(body)
+        sg.send(mailing, [recipient(1, name="Ann Lee"), recipient(2, name="Bo  Ek")])
+        sg.send(mailing, [recipient(3, name="Ann Lee"), recipient(4, name="Seán O'Brien & co")])
+    plain, mixed = bodies
+    assert all("__NL_T_" not in key for p in plain["personalizations"] for key in p["substitutions"])
+    assert "__NL_T_" not in plain["content"][0]["value"]
+    assert len(plain["personalizations"][0]["substitutions"]) == 5  # email, name, first name, two links
+    assert "__NL_T_SUBSCRIBER_NAME__" in mixed["content"][0]["value"]
+    assert "__NL_T_SUBSCRIBER_EMAIL__" not in mixed["content"][0]["value"]  # no address needed escaping
+    copies = {d.email: d for d in standin.delivered}
+    assert "Hello Bo Ek (Bo), sent to" in copies["ann2@example.com"].html
+    assert "Hello Seán O&#x27;Brien &amp; co (Seán), sent to" in copies["ann4@example.com"].html
+    assert "Hello Seán O'Brien & co (Seán), sent to" in copies["ann4@example.com"].text
+    assert "Hello Ann Lee (Ann), sent to" in copies["ann3@example.com"].html + copies["ann3@example.com"].text
+
+
+def test_what_is_the_same_for_everyone_is_said_once_per_request(standin, mailing):
+    bodies = []
+    with provider(standin) as sg:
+        post = sg._post
+        sg._post = lambda body: bodies.append(orjson.loads(body)) or post(body)
+        sg.send(mailing, [recipient(n) for n in range(1, 4)])
+    body = bodies[0]
+    assert body["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert body["custom_args"] == {"issue": mailing.issue_id}
+    for n, p in enumerate(body["personalizations"], start=1):
+        assert set(p) == {"to", "substitutions", "headers", "custom_args"}
+        assert p["headers"] == {"List-Unsubscribe": f"<https://thelongtake.example/unsubscribe/{n}.sig>, "
+                                                    "<mailto:unsubscribe@thelongtake.example?subject=unsubscribe>"}
+        assert p["custom_args"] == {"subscriber": str(n)}  # what the webhook matches a row by, with the issue
+
+
+def test_requests_share_kept_alive_connections(standin, mailing):
+    with provider(standin) as sg:
+        for n in range(5):
+            sg.send(mailing, [recipient(n + 1)])
+        connections = sg._http._transport._pool.connections  # httpcore's pool
+        assert standin.accepted_requests == 5 and len(connections) == 1
