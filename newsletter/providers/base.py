@@ -115,6 +115,8 @@ class Provider(Protocol):
 
     def send(self, mailing: Mailing, recipients: Sequence[Recipient]) -> list[Result]: ...
 
+    def reconcile(self, ledger) -> tuple[int, int]: ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> "Provider": ...
@@ -128,6 +130,11 @@ class ProviderBase:
     name = "base"
     batch_size = 1
     parallel = 1
+
+    def reconcile(self, ledger) -> tuple[int, int]:
+        """Settle the ledger's rows in doubt from the provider's own records, where it keeps any
+        (the outbox's Maildir). (sent, queued again); most providers cannot tell: (0, 0)."""
+        return 0, 0
 
     def close(self) -> None:
         pass

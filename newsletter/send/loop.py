@@ -230,6 +230,9 @@ def send_rendered(
             summary.counts = ledger.counts()
             return summary
         summary.in_doubt_found = ledger.recover_interrupted()
+        # A provider that keeps its own records (the outbox) settles the doubt before anything else.
+        settled_sent, settled_queued = provider.reconcile(ledger)
+        summary.in_doubt_found = max(0, summary.in_doubt_found - settled_sent - settled_queued)
         if options.retry_in_doubt:
             # SendGrid's events may still prove a row sent (the webhook resolves it): wait for them.
             events = provider.name == "sendgrid" and bool(settings.sendgrid_webhook_key)
