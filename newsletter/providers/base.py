@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..render import RenderedIssue, recipient_values
+if TYPE_CHECKING:  # the render stage (Jinja, MJML, CSS) is imported only by what renders
+    from ..render import RenderedIssue
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Recipient:
     delivery_id: int | None = None
 
     def values(self) -> dict[str, str]:
+        from ..render import recipient_values
+
         return recipient_values(self.email, self.name, self.unsubscribe_url, self.preferences_url)
 
 
