@@ -6,7 +6,9 @@ Each delivery is one file with a name of its own, ``nl.<issue>.<delivery id>`` (
 protocol: written in ``tmp/``, renamed into ``new/``; a mail client later moves it to ``cur/``,
 adding ``:2,<flags>``). The name is what makes the outbox exactly-once without doubt: a row a crash
 left between the claim and the record is settled at the next start by looking for its file
-(:meth:`OutboxProvider.reconcile`): found means sent, missing means it never left.
+(:meth:`OutboxProvider.reconcile`): found means sent, missing means it never left. Delivery ids
+are the store's, so an outbox folder belongs to one store: a store made again from scratch starts
+with an empty outbox.
 
 Durability: one ``sync`` per batch, before the batch is reported sent, instead of an ``fsync`` per
 message (which cost 3.5 ms each and capped the outbox at ~280 messages/s). Until the sync a batch
