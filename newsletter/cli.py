@@ -314,6 +314,9 @@ class _progress:
 
 
 def _print_summary(summary, settings) -> None:
+    if summary.nothing_left:
+        out.print(f"{summary.issue_id}: nothing left to send (0 sent); ledger: {_counts(summary.counts)}", markup=False)
+        return
     if summary.in_doubt_found:
         out.print(f"{summary.in_doubt_found} deliveries were interrupted by an earlier crash and are in doubt: "
                   "see 'newsletter report'; resend them with --retry-in-doubt", markup=False)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..render import RenderedIssue, recipient_values
+if TYPE_CHECKING:  # the render stage (Jinja, MJML, CSS) is imported only by what renders
+    from ..render import RenderedIssue
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Recipient:
     delivery_id: int | None = None
 
     def values(self) -> dict[str, str]:
+        from ..render import recipient_values
+
         return recipient_values(self.email, self.name, self.unsubscribe_url, self.preferences_url)
 
 
@@ -115,6 +118,8 @@ class Provider(Protocol):
 
     def send(self, mailing: Mailing, recipients: Sequence[Recipient]) -> list[Result]: ...
 
+    def reconcile(self, ledger) -> tuple[int, int]: ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> "Provider": ...
@@ -128,6 +133,11 @@ class ProviderBase:
     name = "base"
     batch_size = 1
     parallel = 1
+
+    def reconcile(self, ledger) -> tuple[int, int]:
+        """Settle the ledger's rows in doubt from the provider's own records, where it keeps any
+        (the outbox's Maildir). (sent, queued again); most providers cannot tell: (0, 0)."""
+        return 0, 0
 
     def close(self) -> None:
         pass

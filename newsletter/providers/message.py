@@ -65,35 +65,45 @@ def list_unsubscribe(mailing: Mailing, recipient: Recipient, fold: str = " ") ->
 
 
 class _EightBitPart:
-    """A part folded for 8bit once per mailing, with its placeholders still in.
+    """A part folded for 8bit once per mailing, kept as bytes split at its placeholders.
 
     Folding never splits a placeholder (they hold no spaces); only lines with placeholders can
     grow when filled, so a recipient whose values could push such a line past the limit is folded
-    again (rare: a very long name), and everyone else costs one fill.
+    again (rare: a very long name), and everyone else costs one join of bytes.
     """
 
-    def __init__(self, folded: bytes, escape_html: bool, fold):
+    def __init__(self, folded: bytes, escape_html: bool, fold, linesep: bytes = b"\r\n"):
         text = folded.decode("utf-8")
         self.personalizer = Personalizer.compile(text, escape_html=escape_html)
+        self.pieces = [piece.encode("utf-8").replace(b"\r\n", linesep) for piece in self.personalizer.pieces]
+        self.slots = self.personalizer.slots
         self.escape = escape_html
         self.fold = fold
-        token_lines = [line for line in text.split(CRLF) if TOKEN_SHAPE.search(line)]
-        self.longest = max((len(line.encode("utf-8")) for line in token_lines), default=0)
-        self.most_tokens = max((len(TOKEN_SHAPE.findall(line)) for line in token_lines), default=0)
+        self.linesep = linesep
+        # Each line with placeholders: its length without them, and the fields it takes.
+        lines = [Personalizer.compile(line, escape_html=False) for line in text.split(CRLF) if TOKEN_SHAPE.search(line)]
+        self.token_lines = [(len("".join(line.pieces).encode("utf-8")), [field for _, field in line.slots])
+                            for line in lines]
 
     def fill(self, values: dict[str, str]) -> bytes | None:
-        data = self.personalizer.fill(values).encode("utf-8")
-        widest = max(len((html.escape(v) if self.escape else v).encode("utf-8")) for v in values.values())
-        if self.longest + self.most_tokens * widest > MAX_LINE:
-            return self.fold(data)
-        return data
+        escape = html.escape if self.escape else str
+        encoded = {field: escape(value).encode("utf-8") for field, value in values.items()}
+        if any(rest + sum(len(encoded[f]) for f in fields) > MAX_LINE for rest, fields in self.token_lines):
+            folded = self.fold(self.personalizer.fill(values).encode("utf-8"))
+            return None if folded is None else folded.replace(b"\r\n", self.linesep)
+        parts = list(self.pieces)
+        for index, field in self.slots:
+            parts[index] = encoded[field]
+        return b"".join(parts)
 
 
 class MessageBuilder:
-    """Builds each recipient's message for one mailing."""
+    """Builds each recipient's message for one mailing, with CRLF line ends (SMTP) or ``linesep``
+    (a Maildir file takes the local one)."""
 
-    def __init__(self, mailing: Mailing):
+    def __init__(self, mailing: Mailing, linesep: bytes = b"\r\n"):
         self.mailing = mailing
+        self.linesep = linesep
         self.domain = domain_of(mailing.from_address)
         from_name, from_email = parseaddr(mailing.from_address)
         shared = [
@@ -117,9 +127,10 @@ class MessageBuilder:
             fold_html_here = partial(fold_html, text_breaks=text_breaks)
             text = fold_text(rendered.text.encode("utf-8"))
             page = fold_html_here(rendered.html.encode("utf-8"))
+            page = _room_for_values(page, fold_html_here) if page is not None else None
             self._eight_bit = (
-                _EightBitPart(text, False, fold_text) if text is not None else None,
-                _EightBitPart(page, True, fold_html_here) if page is not None else None,
+                _EightBitPart(text, False, fold_text, self.linesep) if text is not None else None,
+                _EightBitPart(page, True, fold_html_here, self.linesep) if page is not None else None,
             )
         return self._eight_bit
 
@@ -152,26 +163,26 @@ class MessageBuilder:
         html_part = text_part = None
         if text_body is None or html_body is None:  # base64 for this part (a fold failed, or no 8BITMIME)
             html_part, text_part = self.mailing.rendered.personalize(values)
+        nl = self.linesep
+        if nl != b"\r\n":  # the bodies already have it; the small framing pieces get it here
+            head, delimiter = head.replace(b"\r\n", nl), delimiter.replace(b"\r\n", nl)
         return message_id, b"".join((
             head,
-            delimiter, _part("text/plain", text_body, text_part),
-            delimiter, _part("text/html", html_body, html_part),
-            f"--{boundary}--{CRLF}".encode("ascii"),
+            delimiter, _part("text/plain", text_body, text_part, nl),
+            delimiter, _part("text/html", html_body, html_part, nl),
+            f"--{boundary}--".encode("ascii"), nl,
         ))
 
 
-def _part(content_type: str, eight_bit: bytes | None, content: str | None) -> bytes:
-    """A MIME part: the 8bit body when there is one, else ``content`` in base64."""
+def _part(content_type: str, eight_bit: bytes | None, content: str | None, nl: bytes = b"\r\n") -> bytes:
+    """A MIME part: the 8bit body when there is one, else ``content`` in base64; lines end in ``nl``."""
+    encoding = "8bit" if eight_bit is not None else "base64"
+    head = (f'Content-Type: {content_type}; charset="utf-8"{CRLF}'
+            f"Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}").encode("ascii").replace(b"\r\n", nl)
     if eight_bit is not None:
-        return (f'Content-Type: {content_type}; charset="utf-8"{CRLF}'
-                f"Content-Transfer-Encoding: 8bit{CRLF}{CRLF}").encode("ascii") + eight_bit + b"\r\n"
+        return head + eight_bit + nl
     assert content is not None
-    return (f'Content-Type: {content_type}; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: base64{CRLF}{CRLF}").encode("ascii") + _base64_bytes(content.encode("utf-8"))
-
-
-def _base64_bytes(data: bytes) -> bytes:
-    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+    return head + base64.encodebytes(content.encode("utf-8")).replace(b"\n", nl)
 
 
 MAX_LINE = 998  # octets, without CRLF (RFC 5322 §2.1.1)
@@ -201,6 +212,20 @@ def fold_html(data: bytes, text_breaks: bool = False, limit: int = MAX_LINE) -> 
             line = line[cut + 1:]
         out.append(line)
     return b"\r\n".join(out)
+
+
+ROOMY = MAX_LINE // 2
+
+
+def _room_for_values(folded: bytes, fold) -> bytes:
+    """Lines holding placeholders folded again to half the limit where they can be: the values
+    filled in per recipient (two signed links and an address can take 500 octets) then fit, and
+    no recipient's message has to be folded on its own."""
+    lines = folded.split(b"\r\n")
+    for number, line in enumerate(lines):
+        if len(line) > ROOMY and TOKEN_SHAPE.search(line.decode("utf-8", "replace")):
+            lines[number] = fold(line, limit=ROOMY) or line
+    return b"\r\n".join(lines)
 
 
 def _break_point(line: bytes, limit: int, text_breaks: bool) -> int | None:

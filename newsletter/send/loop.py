@@ -28,9 +28,10 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from ..audience import audience_problems
-from ..checks import check_rendered
-from ..config import Settings
+from ..config import PROVIDERS, Settings
 from ..errors import NewsletterError, Problem
 from ..providers import (
     AuthError,
@@ -42,13 +43,15 @@ from ..providers import (
     TransientError,
     make_provider,
 )
-from ..issue import Issue
-from ..render import RenderedIssue, render_issue, render_named
+from ..issue import Issue, find_issue, load_issue
 from ..store import AddressHash, Store
 from ..store.engine import connect
 from ..store.ledger import Claimed, Ledger, SendLock
 from ..tokens import Tokens
 from .pace import Pace
+
+if TYPE_CHECKING:  # rendering and checking (Jinja, MJML, CSS) are imported when a send has work to do
+    from ..render import RenderedIssue
 
 
 class ChecksFailed(NewsletterError):
@@ -137,6 +140,8 @@ class SendSummary:
     would_send: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     stopped: str = ""
+    #: Everybody in the audience is in the ledger and nothing waits: nothing was rendered or sent.
+    nothing_left: bool = False
 
     @property
     def rate(self) -> float:
@@ -153,6 +158,9 @@ def mailing_for(rendered: RenderedIssue, settings: Settings) -> Mailing:
 
 def render_checked(issue: str | Issue, settings: Settings) -> RenderedIssue:
     """Render the issue (a name, or one already loaded) and refuse it if any pre-send check fails."""
+    from ..checks import check_rendered
+    from ..render import render_issue, render_named
+
     rendered = render_named(issue, settings) if isinstance(issue, str) else render_issue(issue, settings)
     problems = check_rendered(rendered)
     if problems:
@@ -170,10 +178,37 @@ def send_issue(
 ) -> SendSummary:
     """Send the issue to its audience, once per subscriber; resumable at any point."""
     options = options or SendOptions()
-    rendered = render_checked(issue_name, settings)
+    issue = load_issue(find_issue(issue_name, settings), settings)
+    done = _nothing_left(issue, settings, options)
+    if done is not None:
+        return done
+    rendered = render_checked(issue, settings)
     if not options.dry_run:
         _refuse_if_not_due(rendered.issue, settings, options.respect_send_at)
     return send_rendered(rendered, settings, options, progress=progress, sleep=sleep, stop=stop)
+
+
+def _nothing_left(issue: Issue, settings: Settings, options: SendOptions) -> SendSummary | None:
+    """The summary of a send that has nothing to do, found without rendering, checking or a
+    provider: everybody the audience selects is in the ledger and no row is queued, sending or in
+    doubt (rows in doubt may be settled by the provider). Running ``send`` again after it finished
+    then costs what its answer costs. None when there may be work, or something to report (an
+    audience problem, an unknown provider, a retry asked for): the whole send says it."""
+    provider = options.provider or settings.provider
+    if options.dry_run or options.retry_failed or options.retry_in_doubt or provider not in PROVIDERS:
+        return None
+    engine = connect(settings)
+    try:
+        ledger = Ledger(engine, issue.id)
+        counts = ledger.counts()
+        if (not counts or any(counts.get(status) for status in ("queued", "sending", "in_doubt"))
+                or ledger.count_to_send(issue.audience)
+                or audience_problems(issue, Store(engine, AddressHash.for_settings(settings)))):
+            return None
+    finally:
+        engine.dispose()
+    _refuse_if_not_due(issue, settings, options.respect_send_at)
+    return SendSummary(issue_id=issue.id, provider=provider, counts=counts, nothing_left=True)
 
 
 def _refuse_if_not_due(issue: Issue, settings: Settings, respect_send_at: bool) -> None:
@@ -232,6 +267,9 @@ def send_rendered(
             summary.counts = ledger.counts()
             return summary
         summary.in_doubt_found = ledger.recover_interrupted()
+        # A provider that keeps its own records (the outbox) settles the doubt before anything else.
+        settled_sent, settled_queued = provider.reconcile(ledger)
+        summary.in_doubt_found = max(0, summary.in_doubt_found - settled_sent - settled_queued)
         if options.retry_in_doubt:
             # SendGrid's events may still prove a row sent (the webhook resolves it): wait for them.
             events = provider.name == "sendgrid" and bool(settings.sendgrid_webhook_key)

@@ -311,6 +311,34 @@ class Ledger:
             ).one()
         return first, last
 
+    def settle_in_doubt(self, written) -> tuple[int, int]:
+        """Settle the rows in doubt with a provider that can look its deliveries up itself (the
+        outbox reads its Maildir): ``written(ids)`` maps each row whose message exists to its
+        Message-ID. Those rows are ``sent``; the rest provably never left and go back to
+        ``queued``, their attempt refunded. (sent, queued again)."""
+        with self.engine.connect() as conn:
+            ids = conn.execute(select(D.c.id).where(D.c.issue_id == self.issue_id, D.c.status == "in_doubt")
+                               ).scalars().all()
+        if not ids:
+            return 0, 0
+        found = written(ids)
+        back = [i for i in ids if i not in found]
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if found:
+                conn.execute(
+                    update(D).where(D.c.id == bindparam("did"), D.c.status == "in_doubt").values(
+                        status="sent", provider_message_id=bindparam("mid"), sent_at=now, updated_at=now,
+                        last_error=None),
+                    [{"did": d, "mid": m or None} for d, m in found.items()],
+                )
+            for start in range(0, len(back), 1000):
+                conn.execute(
+                    update(D).where(D.c.id.in_(back[start:start + 1000]), D.c.status == "in_doubt")
+                    .values(status="queued", attempts=D.c.attempts - 1, updated_at=now, last_error="interrupted before its message was written; queued again")
+                )
+        return len(found), len(back)
+
 
 class SendLock:
     """One send per issue at a time: a PostgreSQL advisory lock, or a lock file beside SQLite's.

@@ -71,18 +71,57 @@ def test_unsubscribed_since_the_plan_is_skipped(store_settings, store):
 
 
 def test_rows_left_sending_by_a_crash_are_in_doubt_and_only_resent_on_purpose(store_settings, store):
+    from ..standins.smtp import Sink, running
+
     seed(store, 6)
     issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
     ledger = Ledger(store.engine, issue.id)
     ledger.plan(issue.audience)
     crashed = ledger.claim(2)  # claimed, then the process died before recording a result
-    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
-    assert summary.in_doubt_found == 2 and summary.sent == 4
-    assert summary.counts == {"sent": 4, "in_doubt": 2}
-    assert len(outbox_messages(store_settings)) == 4
-    retried = send_issue(EXAMPLE_ISSUE, store_settings, SendOptions(retry_in_doubt=True), **NO_WAIT)
+    handler = Sink()
+    with running(handler) as url:  # SMTP keeps no record to settle the doubt from
+        store_settings.provider, store_settings.smtp_url = "smtp", url
+        summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+        assert summary.in_doubt_found == 2 and summary.sent == 4
+        assert summary.counts == {"sent": 4, "in_doubt": 2}
+        assert len(handler.messages) == 4
+        retried = send_issue(EXAMPLE_ISSUE, store_settings, SendOptions(retry_in_doubt=True), **NO_WAIT)
     assert retried.sent == 2 and retried.counts == {"sent": 6}
-    assert {c.email for c in crashed} <= {m["To"].addresses[0].addr_spec for m in outbox_messages(store_settings)}
+    assert {c.email for c in crashed} <= {rcpts[0] for _, rcpts, _ in handler.messages}
+
+
+def test_the_outbox_settles_rows_in_doubt_from_its_maildir(store_settings, store):
+    """A crash between the claim and the record: the rows whose file was written are sent, the
+    others never left and are sent now. Nothing stays in doubt, nobody gets two."""
+    from newsletter.providers import Mailing
+    from newsletter.providers.outbox import OutboxProvider
+    from newsletter.render import render_issue
+    from newsletter.send.loop import _recipient
+    from newsletter.tokens import Tokens
+
+    seed(store, 6)
+    issue = load_issue(store_settings.issues_dir / f"{EXAMPLE_ISSUE}.yaml", store_settings)
+    ledger = Ledger(store.engine, issue.id)
+    ledger.plan(issue.audience)
+    crashed = ledger.claim(3)
+    rendered = render_issue(issue, store_settings)
+    mailing = Mailing(issue_id=issue.id, subject=issue.subject, from_address=store_settings.from_address,
+                      rendered=rendered)
+    tokens = Tokens.for_settings(store_settings)
+    written = OutboxProvider(store_settings.root / store_settings.outbox).send(  # the process died after this
+        mailing, [_recipient(row, tokens) for row in crashed[:2]])
+    summary = send_issue(EXAMPLE_ISSUE, store_settings, **NO_WAIT)
+    assert summary.in_doubt_found == 0 and summary.sent == 4 and summary.counts == {"sent": 6}
+    messages = outbox_messages(store_settings)
+    assert sorted(m["To"].addresses[0].addr_spec for m in messages) == [f"reader{i}@example.com" for i in range(1, 7)]
+    rows = {r["id"]: r for r in ledger.rows(["sent"])}
+    assert {rows[c.delivery_id]["attempts"] for c in crashed} == {1}  # the one that never left was refunded
+    from sqlalchemy import select
+
+    from newsletter.store.models import Delivery
+    with store.engine.connect() as conn:
+        ids = dict(conn.execute(select(Delivery.id, Delivery.provider_message_id)).all())
+    assert [ids[c.delivery_id] for c in crashed[:2]] == [r.message_id for r in written]
 
 
 def test_dry_run_writes_nothing(store_settings, store):

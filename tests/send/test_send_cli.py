@@ -115,7 +115,8 @@ def test_sends_killed_at_several_points_then_resumed_reach_everyone_once(publica
 
 
 def test_send_exits_1_while_rows_of_an_earlier_run_are_in_doubt(publication):
-    """A crash left rows in doubt: every later send says so and exits 1 until they are resolved."""
+    """A crash left rows in doubt: every later send says so and exits 1 until they are resolved.
+    Through SMTP, which keeps no record to settle them from (the outbox does: see test_outbox_kill)."""
     from newsletter.config import load_settings
     from newsletter.issue import find_issue, load_issue
     from newsletter.store import NewSubscriber, open_store
@@ -130,13 +131,18 @@ def test_send_exits_1_while_rows_of_an_earlier_run_are_in_doubt(publication):
         ledger = Ledger(store.engine, issue.id)
         ledger.plan(issue.audience)
         ledger.claim(1)  # claimed, then the process died before recording the answer
-    first = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=publication)
-    assert first.returncode == 1 and "1 deliveries were interrupted" in first.stdout, first.stdout + first.stderr
-    second = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=publication)
-    assert second.returncode == 1, second.stdout + second.stderr
-    assert "1 deliveries are still in doubt from earlier runs" in second.stdout
-    resolved = run_cli("send", EXAMPLE_ISSUE, "--now", "--retry-in-doubt", cwd=publication)
-    assert resolved.returncode == 0, resolved.stdout + resolved.stderr
+    from ..standins.smtp import Sink, running
+
+    with running(Sink()) as url:
+        config = publication / "newsletter.toml"
+        config.write_text(config.read_text().replace('provider = "outbox"', f'provider = "smtp"\nsmtp_url = "{url}"'))
+        first = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=publication)
+        assert first.returncode == 1 and "1 deliveries were interrupted" in first.stdout, first.stdout + first.stderr
+        second = run_cli("send", EXAMPLE_ISSUE, "--now", cwd=publication)
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert "1 deliveries are still in doubt from earlier runs" in second.stdout
+        resolved = run_cli("send", EXAMPLE_ISSUE, "--now", "--retry-in-doubt", cwd=publication)
+        assert resolved.returncode == 0, resolved.stdout + resolved.stderr
 
 
 @pytest.mark.parametrize("args,env,expected", [
