@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Engine, and_, exists, func, literal, select, update
+from sqlalchemy import Engine, and_, bindparam, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -335,7 +335,8 @@ class Ledger:
             for start in range(0, len(back), 1000):
                 conn.execute(
                     update(D).where(D.c.id.in_(back[start:start + 1000]), D.c.status == "in_doubt")
-                    .values(status="queued", attempts=D.c.attempts - 1, updated_at=now, last_error="interrupted before its message was written; queued again")
+                    .values(status="queued", attempts=D.c.attempts - 1, updated_at=now,
+                            last_error="interrupted before its message was written; queued again")
                 )
         return len(found), len(back)
 
