@@ -129,7 +129,7 @@ def test_three_schedulers_on_one_store_send_every_issue_once(store_settings, pub
 
 def test_a_scheduler_killed_mid_send_is_taken_over_without_sending_anyone_twice(store_settings, publication,
                                                                                  schedulers, sendgrid, table):
-    settings_text(publication, scheduler_lease=3)
+    settings_text(publication, scheduler_lease=3, max_in_flight=2)
     n = 5000
     seed(store_settings, n)
     sendgrid.delay = 1.0  # five batches, two at a time, a second each: the kill lands inside the send
