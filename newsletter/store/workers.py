@@ -28,6 +28,7 @@ class ActiveMailing:
     issue: str
     digest: str
     started_at: object
+    state: str
 
 
 class Fleet:
@@ -91,10 +92,10 @@ class Fleet:
     # --- mailings -------------------------------------------------------------------------
 
     def active(self) -> list[ActiveMailing]:
-        """Mailings being sent, oldest first."""
+        """Mailings being sent (or planned, for workers to render them ahead), oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT issue_id, issue, digest, started_at FROM mailings WHERE state = 'sending' "
+                "SELECT issue_id, issue, digest, started_at, state FROM mailings WHERE state IN ('planning', 'sending') "
                 "ORDER BY started_at, issue_id")).all()
         return [ActiveMailing(*row) for row in rows]
 

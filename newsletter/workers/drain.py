@@ -34,7 +34,7 @@ from ..store.ledger import Ledger, SendLock
 from ..store.workers import Fleet
 from .worker import digest, fleet_engine
 
-POLL = 0.5
+POLL = 0.25
 
 
 def send_with_workers(issue_name: str, settings: Settings, options: SendOptions,

@@ -71,16 +71,26 @@ class WorkerLost(NewsletterError):
 
 @dataclass
 class _Issue:
-    """One issue this worker sends: rendered once, with its own loop state and keyset."""
+    """One issue this worker sends: rendered once; per run of ``send --workers`` (``run``, its
+    start) its own loop state, keyset and totals."""
 
     mailing: ActiveMailing
     message: Mailing | None = None
     ledger: Ledger | None = None
+    #: Why this worker does not send the issue at all (it does not render the same here).
     refused: str = ""
+    run: object = None
+    #: This run was stopped by this worker (refused credentials, a pause): nothing more of it.
+    stopped: bool = False
     summary: SendSummary | None = None
     state: _LoopState = field(default_factory=_LoopState)
     after: int = 0
     flushed: tuple = (0, 0, 0, 0, 0)
+
+    def begin(self, mailing: ActiveMailing) -> None:
+        self.mailing, self.run, self.stopped, self.after = mailing, mailing.started_at, False, 0
+        self.summary = SendSummary(issue_id=mailing.issue_id, provider="")
+        self.state, self.flushed = _LoopState(), (0, 0, 0, 0, 0)
 
 
 @dataclass
@@ -95,7 +105,7 @@ class Worker:
 
     def __init__(self, settings: Settings, in_flight: int | None = None, stop: threading.Event | None = None,
                  log: Callable[[str], None] | None = None, provider: Callable[[], object] | None = None,
-                 poll: float = 0.5):
+                 poll: float = 0.25):
         self.settings = settings
         self.in_flight = in_flight or settings.worker_in_flight
         self.stop = stop or threading.Event()
@@ -151,8 +161,12 @@ class Worker:
 
     def _loop(self, fleet: Fleet, provider, tokens: Tokens, pool: ThreadPoolExecutor,
               in_flight: dict[Future, tuple[_Issue, list[Claimed]]]) -> None:
+        """Claim until ``in_flight`` batches are out, then record the finished ones. A slot that
+        frees up is refilled before its batch is recorded, so the provider's latency, not the
+        ledger's, sets the pace; every batch is still committed ``sending`` before it is handed over."""
         next_reap = 0.0
         wait_until = 0.0
+        finished: list[Future] = []
         while True:
             idle = False
             claiming = not self.stop.is_set() and not self.lost
@@ -161,7 +175,7 @@ class Worker:
                     for issue_id, n in fleet.reap().items():
                         self.log(f"{issue_id}: {n} deliveries of a dead worker (lease expired) are now in doubt")
                     next_reap = time.monotonic() + self.settings.worker_lease / 2
-                while claiming and len(in_flight) < self.in_flight and time.monotonic() >= wait_until:
+                while claiming and len(in_flight) - len(finished) < self.in_flight and time.monotonic() >= wait_until:
                     got = self._claim(fleet, provider)
                     if got is None:
                         idle = True
@@ -178,15 +192,8 @@ class Worker:
                         self._flush(fleet, item)
             except DBAPIError as exc:
                 self._lose(f"lost the database connection: {_reason(exc)}")
-            if not in_flight:
-                if self.stop.is_set() or self.lost:
-                    return
-                pause = self.poll if idle else max(0.0, min(self.poll, wait_until - time.monotonic()))
-                self.stop.wait(pause)
-                continue
-            done, _ = wait(in_flight, timeout=self.poll, return_when=FIRST_COMPLETED)
             pause = 0.0
-            for future in done:
+            for future in finished:
                 item, live = in_flight.pop(future)
                 try:
                     _record(future, live, item.ledger, self.options, item.summary, item.state)
@@ -198,15 +205,28 @@ class Worker:
                     self._stop_issue(fleet, item)
                 pause = max(pause, item.state.wait)
                 item.state.wait = 0.0
+            finished = []
             if pause:  # back off (or wait out a 429) as the send loop does
                 wait_until = max(wait_until, time.monotonic() + pause)
+            if not in_flight:
+                if self.stop.is_set() or self.lost:
+                    return
+                rest = self.poll if idle else max(0.0, min(self.poll, wait_until - time.monotonic()))
+                self.stop.wait(rest)
+                continue
+            done, _ = wait(in_flight, timeout=self.poll, return_when=FIRST_COMPLETED)
+            finished = list(done)
 
     def _claim(self, fleet: Fleet, provider):
         """The next batch: (issue, rows); a float to wait that long (rate budget); None when no
         issue being sent has rows left to claim."""
         for mailing in self._mailings(fleet):
-            item = self._issue(mailing)
-            if item.refused:
+            item = self._issue(mailing)  # rendered while it is still being planned, to be ready
+            if mailing.state != "sending" or item.refused:
+                continue
+            if item.run != mailing.started_at:
+                item.begin(mailing)
+            if item.stopped:
                 continue
             limit = provider.batch_size
             rate = self.settings.rate_limit
@@ -242,8 +262,8 @@ class Worker:
         return sorted(self._active, key=lambda m: m.issue_id != self._current)
 
     def _issue(self, mailing: ActiveMailing) -> _Issue:
-        """The issue rendered once per mailing (a new ``send --workers`` renders again)."""
-        key = (mailing.issue_id, mailing.digest, mailing.started_at)
+        """The issue rendered once (again only if ``send --workers`` planned a different rendering)."""
+        key = (mailing.issue_id, mailing.digest)
         item = self._issues.get(key)
         if item is not None:
             return item
@@ -265,8 +285,7 @@ class Worker:
             self.log(f"{mailing.issue_id}: not sent by this worker: {item.refused}")
             return item
         item.ledger = Ledger(self._engine, mailing.issue_id)
-        item.summary = SendSummary(issue_id=mailing.issue_id, provider="")
-        self.log(f"{mailing.issue_id}: rendered {mailing.issue}; sending")
+        self.log(f"{mailing.issue_id}: rendered {mailing.issue}")
         return item
 
     def _flush(self, fleet: Fleet, item: _Issue) -> None:
@@ -284,7 +303,7 @@ class Worker:
         reason = item.state.stop
         if fleet.stop(item.mailing.issue_id, f"stopped by worker {self.id}: {reason}"):
             self.log(f"{item.mailing.issue_id}: stopped: {reason}")
-        item.refused = reason  # nothing more of this mailing from here
+        item.stopped = True  # nothing more of this run from here
         item.state.stop = ""
 
     def _lose(self, reason: str) -> None:
