@@ -97,7 +97,6 @@ class _Issue:
 class WorkerStats:
     sent: int = 0
     batches: int = 0
-    issues: set = field(default_factory=set)
 
 
 class Worker:
@@ -142,13 +141,17 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(fleet, beat_stop, in_flight), daemon=True,
                                 name="heartbeat")
         beat.start()
+        ended = False
         try:
             with provider, ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="send") as pool:
                 self._loop(fleet, provider, tokens, pool, in_flight)
+            ended = True
         finally:
             beat_stop.set()
             beat.join()
-            if not self.lost:
+            # Only a worker that recorded everything leaves the registry; otherwise its lease runs
+            # out and the reaper puts what it left ``sending`` in doubt.
+            if ended and not self.lost:
                 try:
                     fleet.deregister(self.id)
                 except DBAPIError:
