@@ -58,7 +58,8 @@ def fleet_engine(settings: Settings, role: str):
         raise InputError([Problem("database", None, (
             f"send workers need PostgreSQL (a database_url like postgresql+psycopg://user@host/db); "
             f"this publication uses {url.get_backend_name()}: use 'newsletter send' without --workers"))])
-    engine = make_engine(url.update_query_dict({"application_name": f"newsletter {role}"}))
+    engine = make_engine(url.update_query_dict({"application_name": f"newsletter {role} {socket.gethostname()[:20]} "
+                                                                    f"pid {os.getpid()}"}))
     upgrade(engine, AddressHash.for_settings(settings))
     return engine
 
