@@ -232,6 +232,8 @@ def send(
     provider: Annotated[Optional[str], typer.Option(help="outbox | smtp | sendgrid (default: from settings).")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Send again to those whose delivery failed.")] = False,
     retry_in_doubt: Annotated[bool, typer.Option("--retry-in-doubt", help="Send again to those left in doubt by a crash.")] = False,
+    workers: Annotated[bool, typer.Option("--workers", help="Plan here; 'newsletter worker' processes (PostgreSQL) "
+                                          "send it. Waits, showing progress.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Send the issue to its audience, once per subscriber; run again to continue where it stopped.
@@ -270,11 +272,12 @@ def send(
 
     with graceful(stop, on_first=first) as received, _progress() as progress:
         try:
-            summary = run(issue, settings, options, progress=progress, stop=stop)
+            summary = run(issue, settings, options, progress=progress, stop=stop, workers=workers)
         except SendInterrupted as exc:
             summary = exc.summary
             _print_summary(summary, settings)
-            err.print(f"{summary.issue_id}: {exc.problems[0].message}; run 'newsletter send {issue}' to continue",
+            again = f"newsletter send {issue}{' --workers' if workers else ''}"
+            err.print(f"{summary.issue_id}: {exc.problems[0].message}; run '{again}' to continue",
                       markup=False)
             raise typer.Exit(exit_code(received.get("signal", 2))) from None
     _print_summary(summary, settings)
@@ -419,6 +422,48 @@ def scheduler(config: ConfigOption = None) -> None:
     code = run_scheduler(_settings(config))
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+def worker(
+    in_flight: Annotated[Optional[int], typer.Option("--in-flight", min=1, help="Batches in flight at once "
+                                                     "(default: worker_in_flight, 2).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """A send worker (PostgreSQL): sends the batches of every issue 'send ISSUE --workers' planned, beside
+    workers on other machines. SIGTERM or Ctrl-C stops gracefully (batches in flight are recorded)."""
+    from .commands.worker import run_worker
+
+    def log(line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    code = run_worker(_settings(config), in_flight, log)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def workers(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """The send workers: id, host, pid, started, lease, current issue, messages sent and rate."""
+    import json
+
+    from .commands.worker import workers as run
+
+    rows = run(_settings(config))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print("no send workers running", markup=False)
+    for r in rows:
+        state = "" if r["alive"] else "  (lease expired: dead)"
+        out.print(f"{r['id']}  {r['host']}  pid {r['pid']}  started {r['started']}  lease until {r['lease_until']}  "
+                  f"{r['issue'] or 'idle'}  {r['in_flight']} in flight  {r['sent']:,} sent  {r['rate']:,.0f}/s{state}",
+                  markup=False)
 
 
 @app.command()

@@ -87,6 +87,14 @@ class Settings:
     #: Seconds after its batch that ``send --retry-in-doubt`` leaves an in-doubt SendGrid delivery
     #: alone, waiting for the event webhook to show whether it was sent.
     in_doubt_grace: float = 900.0
+    #: Messages per second for the whole fleet of send workers (a budget shared in PostgreSQL);
+    #: 0 for no limit.
+    rate_limit: float = 0.0
+    #: Seconds a send worker's claims hold without a heartbeat; after that (it died) its rows in
+    #: flight become ``in_doubt``.
+    worker_lease: float = 30.0
+    #: Batches a send worker keeps in flight (``newsletter worker --in-flight``).
+    worker_in_flight: int = 2
     sendgrid_api_key: str = ""
     sendgrid_host: str = "https://api.sendgrid.com"
     sendgrid_webhook_key: str = ""

@@ -78,6 +78,9 @@ def check_settings(s, problem: Callable[[str, str], Problem]) -> list[Problem]:
     check("in_doubt_grace", _seconds(s.in_doubt_grace, zero_ok=True))
     if not 1 <= s.max_in_flight <= MAX_IN_FLIGHT:
         check("max_in_flight", f"{s.max_in_flight} is not a number of requests from 1 to {MAX_IN_FLIGHT}")
+    check("worker_lease", _seconds(s.worker_lease))
+    if not math.isfinite(s.rate_limit) or s.rate_limit < 0:
+        check("rate_limit", f"{s.rate_limit!r} is not a number of messages per second of 0 (no limit) or more")
     if s.list_id:
         label = s.list_id.strip("<>")
         check("list_id", _one_line(s.list_id) or (None if "." in label and _hostname(label) else

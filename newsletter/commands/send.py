@@ -11,5 +11,10 @@ __all__ = ["SendInterrupted", "SendOptions", "SendSummary", "send", "send_test"]
 
 
 def send(issue_name: str, settings: Settings, options: SendOptions, progress=None,
-         stop: threading.Event | None = None) -> SendSummary:
+         stop: threading.Event | None = None, workers: bool = False) -> SendSummary:
+    """``workers``: plan here and let the send workers drain it (PostgreSQL; :mod:`newsletter.workers`)."""
+    if workers:
+        from ..workers import send_with_workers
+
+        return send_with_workers(issue_name, settings, options, progress=progress, stop=stop)
     return send_issue(issue_name, settings, options, progress=progress, stop=stop)

@@ -234,11 +234,14 @@ def send_rendered(
     sleep: Callable[[float], None] | None = None,
     stop: threading.Event | None = None,
     started: Callable[[SendSummary, int], None] | None = None,
+    drain: Callable[..., None] | None = None,
 ) -> SendSummary:
     """Send an issue already rendered and checked: plan the ledger, then claim → send → record.
 
     ``stop``, once set, ends the send gracefully (:class:`SendInterrupted`); ``started`` is told the
-    summary and the queue's length once the ledger is planned.
+    summary and the queue's length once the ledger is planned. ``drain``, when given, replaces the
+    claim → send → record loop (send workers on other machines do it: ``newsletter.workers``); it
+    gets ``(ledger, summary, total, begun, progress, stop)`` while the issue's send lock is held.
     """
     options = options or SendOptions()
     issue = rendered.issue
@@ -283,6 +286,10 @@ def send_rendered(
         total = counts.get("queued", 0)
         if started:
             started(summary, total)
+        if drain is not None:
+            provider.close()
+            drain(ledger, summary, total, begun, progress, stop or threading.Event())
+            return summary
         with provider:
             _run(ledger, provider, mailing_for(rendered, settings), tokens,
                  options, summary, total, begun, progress, sleep, stop or threading.Event())

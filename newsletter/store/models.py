@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -142,6 +144,9 @@ class Delivery(Base):
     queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: The send worker that claimed the row (``workers.id``, migration 0006); None for a plain ``send``.
+    #: No foreign key: a worker's row goes when it stops, the ledger keeps who sent what.
+    worker_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ScheduledSend(Base):
@@ -220,3 +225,66 @@ class ProviderEvent(Base):
     occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+#: A mailing drained by send workers: ``planning`` (workers keep off) → ``sending`` → ``done``;
+#: ``stopped`` (Ctrl-C on ``send --workers``, or a worker stopped it: ``reason`` says why).
+MAILING_STATES = ("planning", "sending", "stopped", "done")
+
+
+class FleetMailing(Base):
+    """An issue handed to the send workers by ``send ISSUE --workers`` (migration 0006).
+
+    ``issue`` is how a worker finds the issue file (relative to the publication), ``digest`` what
+    the rendered issue must hash to: a worker whose copy of the publication renders something
+    else does not send it. The counters are the workers' running totals for ``send``'s progress.
+    """
+
+    __tablename__ = "mailings"
+    __table_args__ = (CheckConstraint(_in("state", MAILING_STATES), name="state"),)
+
+    issue_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    issue: Mapped[str] = mapped_column(String(1000))
+    digest: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="planning")
+    reason: Mapped[str | None] = mapped_column(Text)
+    sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    in_doubt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Provider calls (batches handed over).
+    calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Worker(Base):
+    """A live ``newsletter worker``: its lease (renewed by a heartbeat, on the database's clock)
+    and what it is doing. A row whose lease has expired belongs to a dead worker: its ``sending``
+    rows become ``in_doubt`` and the row goes."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    issue_id: Mapped[str | None] = mapped_column(String(200))
+    in_flight: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sent: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: Messages per second over the last heartbeat.
+    rate: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class RateBudget(Base):
+    """The fleet's shared token bucket (one row): ``tokens`` left at ``updated_at``, refilled at
+    ``rate_limit`` per second; ``granted`` counts every message it let through."""
+
+    __tablename__ = "rate_budget"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    granted: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    first_grant: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
