@@ -8,7 +8,7 @@
 The tables exist on every database so the schema is one; only PostgreSQL runs workers.
 
 Revision ID: 0006
-Revises: 0004 (re-pointed at 0005 when the branches merge)
+Revises: 0005
 Create Date: 2026-11-25
 """
 
