@@ -269,6 +269,8 @@ def send_rendered(
             summary.would_send = ledger.count_to_send(issue.audience, again)
             summary.counts = ledger.counts()
             return summary
+        if drain is None and ledger.postgres:
+            _refuse_if_workers_send(engine, issue.id)
         summary.in_doubt_found = ledger.recover_interrupted()
         # A provider that keeps its own records (the outbox) settles the doubt before anything else.
         settled_sent, settled_queued = provider.reconcile(ledger)
@@ -299,6 +301,16 @@ def send_rendered(
         summary.counts = ledger.counts()
         engine.dispose()
     return summary
+
+
+def _refuse_if_workers_send(engine, issue_id: str) -> None:
+    """Rows that send workers hold ``sending`` are not a crash's leftovers: a plain send would
+    report them in doubt (and the workers would go on with the issue beside it)."""
+    from ..store.workers import Fleet
+
+    if Fleet(engine).busy_with(issue_id):
+        raise SendBusy(f"{issue_id} is being sent by the send workers: follow it with "
+                       f"'newsletter send {issue_id} --workers'")
 
 
 def _run(ledger: Ledger, provider, mailing: Mailing, tokens: Tokens, options: SendOptions,

@@ -89,6 +89,17 @@ class Fleet:
                              {"n": n, "i": issue_id})
         return found
 
+    def busy_with(self, issue_id: str) -> bool:
+        """Whether live workers are sending the issue: they hold rows of it, or its mailing is
+        still on (a ``send --workers`` that was killed leaves it on, and the workers drain it)."""
+        self.reap()
+        with self.engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT EXISTS (SELECT 1 FROM workers WHERE lease_until > now()) AND ("
+                "EXISTS (SELECT 1 FROM mailings WHERE issue_id = :i AND state IN ('planning', 'sending')) OR "
+                "EXISTS (SELECT 1 FROM deliveries WHERE issue_id = :i AND status = 'sending' "
+                "AND worker_id IN (SELECT id FROM workers)))"), {"i": issue_id}).scalar()
+
     # --- mailings -------------------------------------------------------------------------
 
     def active(self) -> list[ActiveMailing]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from collections import Counter
 
 from newsletter.store.workers import IN_DOUBT_NOTE
@@ -121,3 +123,27 @@ def test_sqlite_is_refused(publication):
         result = run_cli(*args, cwd=publication)
         assert result.returncode == 2, result
         assert "send workers need PostgreSQL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_plain_send_leaves_an_issue_the_workers_are_sending_to_them(pg_settings, fleet, standin):
+    """A killed ``send --workers`` leaves its mailing on and the workers go on with it: a plain
+    ``send`` then would turn their batches in flight into doubt. It refuses; following the
+    mailing again with ``send --workers`` finishes it."""
+    n = 6000
+    seed(pg_settings, n)
+    standin.delay = 0.5
+    worker = fleet.worker()
+    send = fleet.send()
+    wait_for(lambda: query(pg_settings, "SELECT 1 FROM deliveries WHERE worker_id IS NOT NULL AND status = 'sending'"),
+             every=0.05, what="a batch in flight at the worker")
+    send.send_signal(signal.SIGKILL)
+    send.wait(60)
+    plain = subprocess.run([sys.executable, "-m", "newsletter", "send", ISSUE, "--now"], cwd=fleet.publication,
+                           env=fleet.env, capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 1 and "is being sent by the send workers" in plain.stderr, plain.stdout + plain.stderr
+    assert "Traceback" not in plain.stderr
+    assert ledger(pg_settings).get("in_doubt", 0) == 0, "the plain send put the workers' batches in doubt"
+    again = fleet.send()
+    assert again.wait(300) == 0, fleet.log(again)
+    assert fleet.stop(worker) == 143, fleet.log(worker)
+    assert assert_exactly_once(pg_settings, standin, n) == {"sent": n}
