@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from newsletter.store.engine import connect
 
-from ..scheduler.conftest import reload, seed, settings_text, wait_for
+from ..scheduler.conftest import Schedulers, reload, seed, settings_text, wait_for
 from ..standins.sendgrid import SendGridStandIn
 from ..storefixtures import use_database
 
@@ -38,13 +37,8 @@ class CountingStandIn(SendGridStandIn):
             self.sizes.append(len(emails))
 
 
-class Fleet:
+class Fleet(Schedulers):
     """Worker processes and ``send --workers`` started by a test, logs in files, all stopped at the end."""
-
-    def __init__(self, publication: Path, env: dict):
-        self.publication = publication
-        self.env = env
-        self.processes: list[tuple[subprocess.Popen, Path]] = []
 
     def start(self, *args: str, name: str = "worker") -> subprocess.Popen:
         log = self.publication / f"{name}-{len(self.processes)}.log"
@@ -59,21 +53,11 @@ class Fleet:
     def send(self, *args: str) -> subprocess.Popen:
         return self.start("send", ISSUE, "--workers", "--now", *args, name="send")
 
-    def log(self, process: subprocess.Popen) -> str:
-        return next(log for p, log in self.processes if p is process).read_text()
-
     def out(self, process: subprocess.Popen) -> str:
         return next(log for p, log in self.processes if p is process).with_suffix(".out").read_text()
 
     def stop(self, process: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 120) -> int:
-        process.send_signal(sig)
-        return process.wait(timeout)
-
-    def close(self) -> None:
-        for process, _ in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        return super().stop(process, sig, timeout)
 
 
 @pytest.fixture
