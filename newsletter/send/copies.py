@@ -6,7 +6,6 @@ from __future__ import annotations
 from ..config import Settings
 from ..errors import InputError, Problem
 from ..providers import AuthError, BatchRejected, Recipient, Result, TransientError, make_provider
-from ..subscribers.address import BadAddress, normalize
 from .loop import SendStopped, mailing_for, render_checked
 
 
@@ -14,6 +13,8 @@ def send_test(issue_name: str, settings: Settings, addresses: list[str],
               provider_name: str | None = None) -> list[Result]:
     """Send one copy to each address, rendered once; nothing is recorded in the ledger. Returns
     the provider's result for each (``ok``, ``message_id``, ``error``)."""
+    from ..subscribers.address import BadAddress, normalize  # email-validator: only for test copies
+
     normalized, problems = [], []
     for address in addresses:
         try:

@@ -10,9 +10,9 @@ SQLAlchemy (``names``, ``peek``) costs none: ``check`` runs on every save.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
+from ..lazy import lazy_names
 from .names import MAX_LIST_NAME, fold_list_name
 
 if TYPE_CHECKING:
@@ -23,23 +23,13 @@ if TYPE_CHECKING:
     from .store import NewSubscriber, Store, SubscriberRow, UpsertCounts
     from .suppression import AddressHash
 
-#: Where each lazily loaded name lives.
-_HOMES = {
+__getattr__ = lazy_names(__name__, {
     "connect": "engine", "database_url": "engine", "shown": "engine", "upgrade": "engine",
     "Signup": "consent",
     "SUBSCRIBER_STATUSES": "models", "SUPPRESSED": "models",
     "NewSubscriber": "store", "Store": "store", "SubscriberRow": "store", "UpsertCounts": "store",
     "AddressHash": "suppression",
-}
-
-
-def __getattr__(name: str):
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{home}", __name__), name)
-    globals()[name] = value
-    return value
+})
 
 
 def open_store(settings: "Settings", *, migrate: bool = True) -> "Store":
