@@ -101,6 +101,28 @@ def test_a_bad_database_url_is_one_line(tmp_path, url):
     assert "s3cret" not in lines[0]
 
 
+def test_opening_a_new_sqlite_store_that_another_process_is_writing_waits_for_it(settings):
+    """The first connection turns a new file to WAL, which needs the lock another process creating
+    the store holds: it waits for it instead of failing at once (CI saw "database is locked" when
+    four first opens raced)."""
+    import sqlite3
+    import threading
+
+    from newsletter.store import open_store
+
+    creator = sqlite3.connect(settings.root / "newsletter.db", check_same_thread=False, isolation_level=None)
+    creator.execute("BEGIN IMMEDIATE")  # its write lock: a switch to WAL got "database is locked" at once
+    creator.execute("CREATE TABLE being_created (a)")
+    release = threading.Timer(0.3, creator.execute, ("COMMIT",))
+    release.start()
+    try:
+        with open_store(settings) as store:  # the busy timeout is 5 s
+            assert list(store.subscribers()) == []
+    finally:
+        release.join()
+        creator.close()
+
+
 def test_concurrent_first_opens_migrate_once(store_settings):
     """Several processes' first use of a new database at the same moment (threads here)."""
     import threading

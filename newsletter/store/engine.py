@@ -12,6 +12,7 @@ import fcntl
 import re
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,11 +66,26 @@ def _reason(exc: BaseException) -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets the web server read while a send writes; foreign keys are off by default in SQLite.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # WAL lets the web server read while a send writes; foreign keys are off by default in SQLite.
+    _wal(cursor)
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _wal(cursor, wait: float = 5.0) -> None:
+    """Switch the file to WAL, waiting for it like the busy timeout would. SQLite answers "database
+    is locked" at once, without its busy handler, when another connection holds a write lock on a
+    file not yet in WAL (a process creating the store, four first opens racing in CI)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def make_engine(url: URL) -> Engine:
@@ -151,11 +167,16 @@ def head_revisions() -> set[str]:
 
 
 def _at_head(engine: Engine) -> bool:
-    """Whether the store's ``alembic_version`` already names exactly the newest revisions."""
+    """Whether the store's ``alembic_version`` already names exactly the newest revisions.
+
+    Asked without the migration lock: a store another process is creating right now may not
+    answer (SQLite: locked), and then the locked path decides, connecting again once it is free."""
     try:
         connection = engine.connect()
-    except (SQLAlchemyError, ImportError) as exc:
+    except ImportError as exc:
         raise _cannot_connect(engine.url, _reason(exc)) from None
+    except SQLAlchemyError:
+        return False
     with connection:
         try:
             stored = {row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version")}
