@@ -88,8 +88,13 @@ class OutboxProvider(ProviderBase):
         for sub in ("new", "cur"):
             for entry in os.scandir(self.folder / sub):
                 delivery_id = names.get(entry.name.partition(":")[0])
-                if delivery_id is not None and delivery_id not in found:
-                    found[delivery_id] = _message_id(entry.path)
+                if delivery_id is None or delivery_id in found:
+                    continue
+                message_id = _message_id(entry.path)
+                if message_id:
+                    found[delivery_id] = message_id
+                else:  # empty or cut short (a power cut before the batch's sync): it never was a message
+                    os.unlink(entry.path)
         return found
 
 

@@ -39,21 +39,23 @@ _SQLITE_PICK = (
     " WHERE d.issue_id = ? AND d.status = 'queued' AND d.id > ? ORDER BY d.id LIMIT ?"
 )
 _SQLITE_CLAIM = (
-    "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?"
+    "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = ?, worker_id = NULL"
     " WHERE issue_id = ? AND status = 'queued' AND id BETWEEN ? AND ?"
 )
 _PG_CLAIM = (
     "WITH picked AS (SELECT id, subscriber_id FROM deliveries"
     " WHERE issue_id = %s AND status = 'queued' AND id > %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
-    " UPDATE deliveries AS d SET status = 'sending', attempts = d.attempts + 1, updated_at = %s"
+    " UPDATE deliveries AS d SET status = 'sending', attempts = d.attempts + 1, updated_at = %s, worker_id = NULL"
     " FROM picked LEFT JOIN LATERAL (SELECT name, status FROM subscribers WHERE id = picked.subscriber_id LIMIT 1) AS s"
     " ON true WHERE d.id = picked.id"  # a key lookup per row (LIMIT keeps it one), never a hash of every subscriber
     " RETURNING d.id, d.subscriber_id, COALESCE(d.email, ''), COALESCE(s.name, ''), s.status"
 )
+# A row a send worker's reaper put in doubt while its batch was still out (the worker missed its
+# lease) becomes sent when the provider's answer comes after all: it is the provider's word.
 _SENT_IDS = ("UPDATE deliveries SET status = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ?,"
-             f" last_error = NULL WHERE id IN {_SQLITE_IDS} AND status = 'sending'")
+             f" last_error = NULL WHERE id IN {_SQLITE_IDS} AND status IN ('sending', 'in_doubt')")
 _SENT_ONE = ("UPDATE deliveries SET status = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ?,"
-             " last_error = NULL WHERE id = ? AND status = 'sending'")
+             " last_error = NULL WHERE id = ? AND status IN ('sending', 'in_doubt')")
 _MARK_ONE = "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'"
 _REQUEUE_IDS = ("UPDATE deliveries SET status = 'queued', attempts = attempts - 1, last_error = ?, updated_at = ?"
                 f" WHERE id IN {_SQLITE_IDS} AND status = 'sending'")

@@ -123,6 +123,13 @@ class Fleet:
                 "ON CONFLICT (issue_id) DO UPDATE SET issue = :issue, digest = :digest, state = 'planning', reason = NULL"),
                 {"i": issue_id, "issue": issue, "digest": digest})
 
+    def unhold(self, issue_id: str, reason: str) -> None:
+        """A ``send --workers`` that failed while planning: the issue is not left on hold (workers
+        would never drain it, and a plain ``send`` would take it for theirs)."""
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE mailings SET state = 'stopped', reason = :r WHERE issue_id = :i "
+                              "AND state = 'planning'"), {"r": reason[:2000], "i": issue_id})
+
     def start(self, issue_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(text(
@@ -176,6 +183,11 @@ class Fleet:
                 "SELECT id FROM workers WHERE id = :w AND lease_until > now() FOR KEY SHARE"), {"w": worker_id}).first()
             if alive is None:
                 return None
+            # Only while its mailing is on; the share lock makes ``hold`` (send --workers planning it
+            # again) wait for this claim, so that it sees these rows in flight.
+            if conn.execute(text("SELECT 1 FROM mailings WHERE issue_id = :i AND state = 'sending' FOR SHARE"),
+                            {"i": issue_id}).first() is None:
+                return []
             rows = conn.execute(text(
                 "WITH picked AS (SELECT id FROM deliveries WHERE issue_id = :i AND status = 'queued' AND id > :after "
                 "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED), "

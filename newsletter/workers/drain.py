@@ -63,7 +63,11 @@ def send_with_workers(issue_name: str, settings: Settings, options: SendOptions,
             def drain(ledger: Ledger, summary: SendSummary, total: int, begun: float, progress_, stop_) -> None:
                 _drain(fleet, ledger, summary, total, begun, progress_, stop_, log)
 
-            return send_rendered(rendered, settings, options, progress=progress, stop=stop, drain=drain)
+            try:
+                return send_rendered(rendered, settings, options, progress=progress, stop=stop, drain=drain)
+            except BaseException as exc:  # before the drain began (busy, an audience problem): not on hold
+                fleet.unhold(issue_id, f"'send --workers' stopped before it began: {exc}")
+                raise
         finally:
             guard.release()
     finally:

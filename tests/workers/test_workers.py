@@ -147,3 +147,16 @@ def test_a_plain_send_leaves_an_issue_the_workers_are_sending_to_them(pg_setting
     assert again.wait(300) == 0, fleet.log(again)
     assert fleet.stop(worker) == 143, fleet.log(worker)
     assert assert_exactly_once(pg_settings, standin, n) == {"sent": n}
+
+
+def test_a_send_with_workers_that_fails_before_it_begins_leaves_nothing_on_hold(pg_settings, fleet, publication):
+    """An audience mistake is found after the issue was put on hold for planning: the hold is
+    lifted, so the workers are not left waiting on it and a plain send is not refused for it."""
+    seed(pg_settings, 10)
+    path = publication / "issues" / f"{ISSUE}.yaml"
+    path.write_text(path.read_text().replace("audience: {lists: [weekly]}", "audience: {lists: [weekley]}"))
+    send = fleet.send()
+    assert send.wait(120) == 1, fleet.log(send)
+    assert "no list named 'weekley'" in fleet.out(send) + fleet.log(send)
+    assert query(pg_settings, "SELECT state FROM mailings WHERE issue_id = :i", i=ISSUE)[0][0] == "stopped"
+    assert ledger(pg_settings) == {}
