@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Engine, and_, bindparam, exists, func, literal, select, update
+from sqlalchemy import Engine, and_, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -58,7 +58,7 @@ _SENT_ONE = ("UPDATE deliveries SET status = 'sent', provider_message_id = ?, se
              " last_error = NULL WHERE id = ? AND status IN ('sending', 'in_doubt')")
 _MARK_ONE = "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'"
 _REQUEUE_IDS = ("UPDATE deliveries SET status = 'queued', attempts = attempts - 1, last_error = ?, updated_at = ?"
-                f" WHERE id IN {_SQLITE_IDS} AND status = 'sending'")
+                f" WHERE id IN {_SQLITE_IDS} AND status = ?")
 
 
 class Claimed(NamedTuple):
@@ -258,7 +258,8 @@ class Ledger:
         if not ids:
             return
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(self._sql(_REQUEUE_IDS), (error[:2000], self._stamp(utcnow()), self._ids(ids)))
+            conn.exec_driver_sql(self._sql(_REQUEUE_IDS),
+                                 (error[:2000], self._stamp(utcnow()), self._ids(ids), "sending"))
 
     def _sql(self, statement: str) -> str:
         """A statement written with ``?`` placeholders, for this database's driver."""
@@ -325,21 +326,13 @@ class Ledger:
             return 0, 0
         found = written(ids)
         back = [i for i in ids if i not in found]
-        now = utcnow()
-        with self.engine.begin() as conn:
+        stamp = self._stamp(utcnow())
+        with self.engine.begin() as conn:  # the statements of mark_sent and requeue, from in_doubt
             if found:
-                conn.execute(
-                    update(D).where(D.c.id == bindparam("did"), D.c.status == "in_doubt").values(
-                        status="sent", provider_message_id=bindparam("mid"), sent_at=now, updated_at=now,
-                        last_error=None),
-                    [{"did": d, "mid": m or None} for d, m in found.items()],
-                )
-            for start in range(0, len(back), 1000):
-                conn.execute(
-                    update(D).where(D.c.id.in_(back[start:start + 1000]), D.c.status == "in_doubt")
-                    .values(status="queued", attempts=D.c.attempts - 1, updated_at=now,
-                            last_error="interrupted before its message was written; queued again")
-                )
+                conn.exec_driver_sql(self._sql(_SENT_ONE), [(m or None, stamp, stamp, d) for d, m in found.items()])
+            if back:
+                conn.exec_driver_sql(self._sql(_REQUEUE_IDS), (
+                    "interrupted before its message was written; queued again", stamp, self._ids(back), "in_doubt"))
         return len(found), len(back)
 
 
