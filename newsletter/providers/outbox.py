@@ -30,18 +30,27 @@ from .message import MessageBuilder
 
 
 def file_name(issue_id: str, delivery_id: int | None) -> str:
-    """The Maildir name of one delivery's message; a test copy (no ledger row) gets a unique one.
+    """The Maildir name of one delivery's message; a test copy (no ledger row) gets a unique one."""
+    return _name(_prefix(issue_id), delivery_id)
+
+
+def _prefix(issue_id: str) -> str:
+    """``nl.<issue>.``, the part of the names an issue's messages share (made once per batch).
 
     Characters that a Maildir name may not hold (``/``, ``:``) or that would blur its parts (``.``)
     are written as ``=XX``, so two issues never share a name."""
     issue = re.sub(r"[^A-Za-z0-9_-]", lambda m: "".join(f"={b:02X}" for b in m.group().encode()), issue_id)
-    return f"nl.{issue}.{delivery_id if delivery_id is not None else 'test-' + uuid.uuid4().hex}"
+    return f"nl.{issue}."
+
+
+def _name(prefix: str, delivery_id: int | None) -> str:
+    return prefix + (str(delivery_id) if delivery_id is not None else "test-" + uuid.uuid4().hex)
 
 
 class OutboxProvider(ProviderBase):
     name = "outbox"
     batch_size = 500
-    #: A second batch is built while the first one's sync waits on the disk.
+    #: One batch at a time: its files are written and synced before it is recorded.
     parallel = 1
 
     def __init__(self, folder: Path):
@@ -60,10 +69,11 @@ class OutboxProvider(ProviderBase):
     def send(self, mailing: Mailing, recipients: Sequence[Recipient]) -> list[Result]:
         builder = self._builder_for(mailing)
         tmp, new = f"{self.folder}/tmp/", f"{self.folder}/new/"
+        prefix = _prefix(mailing.issue_id)
         results = []
         for recipient in recipients:
             message_id, raw = builder.build(recipient, eight_bit=True)
-            name = file_name(mailing.issue_id, recipient.delivery_id)
+            name = _name(prefix, recipient.delivery_id)
             with open(tmp + name, "wb") as handle:
                 handle.write(raw)
             os.rename(tmp + name, new + name)
@@ -78,7 +88,8 @@ class OutboxProvider(ProviderBase):
 
     def _written(self, issue_id: str, delivery_ids: Sequence[int]) -> dict[int, str]:
         """The Message-ID of each of these deliveries whose message is in the Maildir."""
-        names = {file_name(issue_id, d): d for d in delivery_ids}
+        prefix = _prefix(issue_id)
+        names = {_name(prefix, d): d for d in delivery_ids}
         for name in names:  # a message written but not yet renamed never left
             try:
                 os.unlink(self.folder / "tmp" / name)
