@@ -130,11 +130,7 @@ def _drain(fleet: Fleet, ledger: Ledger, summary: SendSummary, total: int, begun
             break
     # Stopped by a signal: workers claim nothing more of it; what they have in flight is recorded.
     fleet.stop(issue_id, "interrupted ('send --workers' was stopped)")
-    while True:
-        fleet.reap()
-        if not fleet.in_flight(issue_id):
-            break
-        time.sleep(POLL)
+    _await_in_flight(fleet, issue_id, lambda line: None)
     _take_totals(summary, fleet.mailing(issue_id) or {})
     raise SendInterrupted(f"stopped: {summary.sent} sent by the workers in this run, the batches in flight were "
                           "finished and recorded; the rest stays queued", summary)
