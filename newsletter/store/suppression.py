@@ -17,7 +17,7 @@ import hmac
 from collections.abc import Callable, Iterable
 from functools import cached_property
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -46,15 +46,6 @@ class AddressHash:
     def __call__(self, email_key: str) -> str:
         digest = hmac.digest(self._key, email_key.lower().encode("utf-8"), "sha256")
         return digest.hex()[:HASH_LENGTH]
-
-
-def suppressed_among(conn: Connection, hashes: Iterable[str]) -> set[str]:
-    """Which of these hashes are on the suppression list."""
-    hashes = list(dict.fromkeys(hashes))
-    found: set[str] = set()
-    for start in range(0, len(hashes), 500):
-        found.update(conn.scalars(select(T.c.email_hash).where(T.c.email_hash.in_(hashes[start:start + 500]))))
-    return found
 
 
 def add_suppressions(conn: Connection, entries: Iterable[tuple[str, str]], source: str) -> None:
